@@ -1,0 +1,59 @@
+"""Random-weights mode: a full-size Qwen3 checkpoint for offline runs.
+
+With ``QWEN3_RANDOM_WEIGHTS=1``, ``download_qwen3_small`` writes a checkpoint
+with the same ``state_dict`` keys, shapes and dtypes as the real weights, so
+the book's loading code runs unchanged and costs exactly as much. The text it
+produces is gibberish. Such a file is recognizable by its contents (every
+RMSNorm scale is exactly 1.0, which no trained model has), so it is never
+taken for the real weights once the variable is unset.
+"""
+
+import os
+from pathlib import Path
+
+import torch
+from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, Qwen3Model
+
+from .atomic import atomic_path
+
+RANDOM_WEIGHTS_ENV = "QWEN3_RANDOM_WEIGHTS"
+RANDOM_WEIGHTS_SEED = 123
+# The tensor whose values tell random weights from trained ones
+_FINGERPRINT_KEY = "final_norm.scale"
+
+
+def random_weights_requested():
+    """True when the environment asks for random weights."""
+    value = os.environ.get(RANDOM_WEIGHTS_ENV, "").strip().lower()
+    return value in {"1", "true", "yes", "on"}
+
+
+def random_state_dict(cfg=QWEN_CONFIG_06_B, seed=RANDOM_WEIGHTS_SEED):
+    """A seeded random ``state_dict`` for ``Qwen3Model(cfg)``."""
+    torch.manual_seed(seed)
+    return Qwen3Model(cfg).state_dict()
+
+
+def write_random_checkpoint(path, cfg=QWEN_CONFIG_06_B):
+    """Write a random checkpoint to ``path`` (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        torch.save(random_state_dict(cfg), tmp)
+    return Path(path)
+
+
+def is_random_checkpoint(path):
+    """True if ``path`` is a checkpoint written in random-weights mode.
+
+    Memory-maps the file, so only the one tensor it looks at is read.
+    """
+    try:
+        state = torch.load(
+            path, map_location="cpu", mmap=True, weights_only=True
+        )
+    except Exception as exc:
+        raise ValueError(
+            f"{path} is not a readable PyTorch checkpoint ({exc}). "
+            "Delete it and run the download again."
+        ) from exc
+    scale = state.get(_FINGERPRINT_KEY) if isinstance(state, dict) else None
+    return scale is not None and bool(torch.all(scale == 1.0))

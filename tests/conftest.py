@@ -1,0 +1,39 @@
+"""Shared fixtures: determinism, the tiny model, the offline tokenizer."""
+
+import pytest
+import torch
+
+from helpers.offline_tokenizer import rebuild_qwen3_tokenizer
+from helpers.tiny_model import tiny_qwen3_model
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    torch.manual_seed(0)
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _threads():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def tiny_model():
+    return tiny_qwen3_model()
+
+
+@pytest.fixture(scope="session")
+def tokenizer_path(tmp_path_factory):
+    """The Qwen3 base tokenizer, rebuilt offline once per test session."""
+    path = tmp_path_factory.mktemp("qwen3") / "tokenizer-base.json"
+    return rebuild_qwen3_tokenizer(path)
+
+
+@pytest.fixture(autouse=True)
+def _no_random_weights_env(monkeypatch):
+    # Tests set the mode themselves; never inherit it from the shell
+    monkeypatch.delenv("QWEN3_RANDOM_WEIGHTS", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
