@@ -31,7 +31,8 @@ from .random_weights import (
 )
 
 HF_REPO_ID = "rasbt/qwen3-from-scratch"
-HF_URL = "https://huggingface.co/{repo}/resolve/main/{file}"
+HF_ENDPOINT = "https://huggingface.co"
+HF_URL = "{endpoint}/{repo}/resolve/main/{file}"
 BACKUP_ROOT = (
     "https://f001.backblazeb2.com/file/reasoning-from-scratch/qwen3-0.6B"
 )
@@ -82,10 +83,9 @@ def download_qwen3_small(kind="base", tokenizer_only=False, out_dir="qwen3"):
 def file_urls(filename, endpoint=None):
     """The primary (Hub) and backup URLs of one of the book's files."""
     if endpoint is None:
-        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    primary = HF_URL.format(repo=HF_REPO_ID, file=filename).replace(
-        "https://huggingface.co", endpoint.rstrip("/"), 1
-    )
+        endpoint = os.environ.get("HF_ENDPOINT", HF_ENDPOINT)
+    primary = HF_URL.format(endpoint=endpoint.rstrip("/"), repo=HF_REPO_ID,
+                            file=filename)
     return primary, f"{BACKUP_ROOT}/{filename}"
 
 

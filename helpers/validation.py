@@ -24,8 +24,9 @@ def check_generation_args(token_ids, max_new_tokens, eos_token_id=None):
         )
     if token_ids.dtype.is_floating_point or token_ids.dtype == torch.bool:
         raise TypeError(
-            f"token_ids must hold integer ids, got dtype {token_ids.dtype}; "
-            "build it with torch.tensor(ids) from a list of ints."
+            "token_ids must hold integer ids, got dtype "
+            f"{token_ids.dtype}; build it with torch.tensor(ids) from a "
+            "list of ints."
         )
     if token_ids.shape[1] == 0:
         raise ValueError(

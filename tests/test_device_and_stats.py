@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-import helpers.device as device_module
 from helpers import generate_stats, get_device
 
 
@@ -59,7 +58,7 @@ def fake_cuda(monkeypatch):
 def test_tf32_switch_matches_the_torch_version(
     monkeypatch, fake_cuda, version, expected
 ):
-    monkeypatch.setattr(device_module, "_torch_version", lambda: version)
+    monkeypatch.setattr(torch, "__version__", f"{version[0]}.{version[1]}.0")
     assert get_device() == torch.device("cuda")
     assert fake_cuda == expected
 

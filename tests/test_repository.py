@@ -1,13 +1,13 @@
 """Repository hygiene: lint, workflows, and what the README promises."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from venv_tools import tool
+
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 
 def run(args, cwd=ROOT):
@@ -17,14 +17,14 @@ def run(args, cwd=ROOT):
 
 
 def test_ruff_reports_nothing():
-    result = run([str(BIN / "ruff"), "check", "."])
+    result = run([tool("ruff"), "check", "."])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_workflows_pass_actionlint():
     workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
     assert workflows, "no workflow files found"
-    result = run([str(BIN / "actionlint"), *map(str, workflows)])
+    result = run([tool("actionlint"), *map(str, workflows)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -34,7 +34,7 @@ def test_actionlint_catches_a_broken_workflow(tmp_path):
         "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n"
         "    steps:\n      - run: echo ${{ matrix.missing }}\n"
     )
-    result = run([str(BIN / "actionlint"), str(broken)])
+    result = run([tool("actionlint"), str(broken)])
     assert result.returncode != 0
 
 

@@ -1,0 +1,111 @@
+"""Choosing the next token: temperature, top-k and top-p (bonus notebook
+``ch02/02_decoding-strategies``).
+
+Each filter takes logits of shape (batch, vocab_size) and returns logits of
+the same shape, with the tokens it removes set to -inf, so filters compose.
+``sample_next_token`` applies them in the order Hugging Face uses:
+temperature -> top-k -> top-p.
+"""
+
+import math
+import numbers
+
+import torch
+
+
+def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
+    """Raise a clear error for settings outside their valid range."""
+    if (not isinstance(temperature, numbers.Real)
+            or isinstance(temperature, bool)
+            or not math.isfinite(temperature) or temperature < 0):
+        raise ValueError(
+            f"temperature must be a number >= 0, got {temperature!r}; use "
+            "0 for greedy decoding, about 0.7-1.0 for varied text."
+        )
+    if top_k is not None and (
+        not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool)
+        or top_k < 1
+    ):
+        raise ValueError(
+            f"top_k must be an integer >= 1 or None, got {top_k!r}; "
+            "for example top_k=50."
+        )
+    if top_p is not None and (
+        not isinstance(top_p, numbers.Real) or isinstance(top_p, bool)
+        or not 0 < top_p <= 1
+    ):
+        raise ValueError(
+            f"top_p must be a number with 0 < top_p <= 1 or None, got "
+            f"{top_p!r}; for example top_p=0.9."
+        )
+
+
+def apply_temperature(logits, temperature):
+    """Divide the logits by ``temperature`` (> 0).
+
+    Below 1 the distribution gets sharper (closer to greedy), above 1
+    flatter (more random).
+    """
+    if temperature <= 0:
+        raise ValueError(
+            f"apply_temperature needs temperature > 0, got {temperature}; "
+            "temperature 0 means greedy decoding (argmax)."
+        )
+    return logits / temperature
+
+
+def top_k_filter(logits, top_k):
+    """Keep the ``top_k`` highest logits per row; -inf for the rest."""
+    top_k = min(top_k, logits.size(-1))  # a larger top_k keeps everything
+    v, _ = torch.topk(logits, top_k, dim=-1)
+    return logits.masked_fill(logits < v[:, [-1]], -torch.inf)
+
+
+def top_p_filter(logits, top_p):
+    """Keep the smallest set of most probable tokens whose probabilities
+    add up to at least ``top_p`` (nucleus sampling); -inf for the rest.
+
+    The token that crosses ``top_p`` is kept, so at least one token always
+    survives.
+    """
+    if top_p >= 1.0:
+        return logits
+    sorted_logits, sorted_idx = torch.sort(logits, dim=-1, descending=True)
+    probas = torch.softmax(sorted_logits.float(), dim=-1)
+    # Probability mass of the tokens ranked above each token
+    mass_before = probas.cumsum(dim=-1) - probas
+    remove = mass_before >= top_p
+    remove[:, 0] = False  # the most probable token always stays
+    sorted_logits = sorted_logits.masked_fill(remove, -torch.inf)
+    # Put the filtered logits back in vocabulary order
+    return torch.empty_like(logits).scatter_(-1, sorted_idx, sorted_logits)
+
+
+def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
+                      generator=None):
+    """Pick the next token id for each row: (batch, vocab) -> (batch, 1).
+
+    ``temperature=0`` is greedy decoding (argmax). Otherwise the logits are
+    divided by the temperature, filtered by top-k and top-p, and a token is
+    drawn from the renormalized distribution, using ``generator`` (a
+    ``torch.Generator``) for reproducible draws.
+    """
+    check_sampling_args(temperature, top_k, top_p)
+    if logits.dim() != 2:
+        raise ValueError(
+            f"logits must have shape (batch, vocab_size), got "
+            f"{tuple(logits.shape)}; take the last position with "
+            "logits[:, -1]."
+        )
+    if temperature == 0:
+        # Filters never remove the most likely token, so they cannot
+        # change the argmax
+        return torch.argmax(logits, dim=-1, keepdim=True)
+
+    logits = apply_temperature(logits.float(), temperature)
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    probas = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probas, num_samples=1, generator=generator)

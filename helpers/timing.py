@@ -1,0 +1,68 @@
+"""Timing and memory measurements that are fair on every device (2.7-2.9).
+
+GPUs run asynchronously: a timer read right after a call can stop before the
+GPU has finished. ``synchronize`` waits for the device first, and
+``time.perf_counter()`` is the clock meant for measuring intervals.
+"""
+
+import time
+
+import torch
+
+
+def synchronize(device):
+    """Wait until ``device`` has finished all queued work."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "xpu":
+        torch.xpu.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def reset_peak_memory(device):
+    """Start a new peak-memory measurement (CUDA and XPU only)."""
+    device = torch.device(device)
+    if device.type in ("cuda", "xpu"):
+        getattr(torch, device.type).reset_peak_memory_stats(device)
+
+
+def peak_memory_gb(device):
+    """Peak memory allocated since the last reset in GB, or None.
+
+    None on the CPU and MPS, where PyTorch keeps no peak counter.
+    """
+    device = torch.device(device)
+    if device.type in ("cuda", "xpu"):
+        backend = getattr(torch, device.type)
+        return backend.max_memory_allocated(device) / 1024**3
+    return None
+
+
+def measure_generation(generate_fn, model, token_ids, max_new_tokens,
+                       eos_token_id=None):
+    """Run one generation and time it.
+
+    Works with the plain loops and with the streaming ones (it consumes the
+    stream). Returns a dict with the generated ``output`` (batch, n_new),
+    ``seconds``, ``tokens_per_sec`` (generated tokens only) and
+    ``peak_memory_gb`` (None where the device reports none).
+    """
+    device = token_ids.device
+    reset_peak_memory(device)
+    synchronize(device)
+    start = time.perf_counter()
+    output = generate_fn(model, token_ids, max_new_tokens, eos_token_id)
+    if not isinstance(output, torch.Tensor):  # a stream of (batch, 1)
+        tokens = list(output)
+        output = (torch.cat(tokens, dim=1) if tokens
+                  else token_ids[:, :0])
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    return {
+        "output": output,
+        "seconds": seconds,
+        "tokens_per_sec": output.numel() / seconds,
+        "peak_memory_gb": peak_memory_gb(device),
+    }
