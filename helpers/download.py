@@ -3,7 +3,8 @@
 Same signature and file names as the book's ``download_qwen3_small``, but:
 
 - files already present are used without any network access;
-- downloads go to a temporary file that is renamed only when complete;
+- downloads go to a hidden part file that is renamed only when complete,
+  and an interrupted download resumes where it stopped;
 - the tokenizer is rebuilt offline (byte-identical) when it cannot be
   downloaded;
 - weights that cannot be downloaded raise ``WeightsNotAvailableError``, which
@@ -18,10 +19,10 @@ a Hub mirror from HF_ENDPOINT, and HF_HUB_OFFLINE=1 skips the network.
 import http.client
 import os
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .atomic import atomic_path
 from .offline_tokenizer import TokenizerRebuildError, rebuild_qwen3_tokenizer
 from .random_weights import (
     RANDOM_WEIGHTS_ENV,
@@ -96,6 +97,8 @@ def _ensure_tokenizer(path):
     errors = _download(path)
     if errors is None:
         return path
+    # The rebuild replaces any partial download of the tokenizer
+    path.with_name(f".{path.name}.part").unlink(missing_ok=True)
     try:
         rebuild_qwen3_tokenizer(path)
     except TokenizerRebuildError as exc:
@@ -157,32 +160,47 @@ def _download(path):
 
 
 def download_file(url, dest, timeout=None):
-    """Download ``url`` to ``dest`` through a temporary file.
+    """Download ``url`` to ``dest``, resuming an interrupted download.
 
-    ``dest`` appears only after the whole body (as announced by
-    Content-Length) has arrived; on any failure no file is left behind and
-    ``DownloadError`` says what went wrong.
+    The bytes go to a hidden ``.<name>.part`` file beside ``dest``, renamed
+    to ``dest`` only once the whole body (as announced by the server) has
+    arrived, so ``dest`` never looks complete when it is not. After a
+    failure the part file stays, and the next call asks the server for the
+    missing bytes only (an HTTP Range request). Raises ``DownloadError``.
     """
     dest = Path(dest)
+    part = dest.with_name(f".{dest.name}.part")
     timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
+    done = part.stat().st_size if part.is_file() else 0
+    headers = {"Range": f"bytes={done}-"} if done else {}
+    request = urllib.request.Request(url, headers=headers)
     try:
-        with atomic_path(dest) as tmp, open(tmp, "wb") as f:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                expected = response.headers.get("Content-Length")
-                _copy_with_progress(response, f, dest.name, expected)
-            if expected is not None and f.tell() != int(expected):
-                raise DownloadError(
-                    f"{url}: connection closed after {f.tell()} of "
-                    f"{expected} bytes"
-                )
-    except (OSError, ValueError, http.client.HTTPException) as exc:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if response.status != 206:  # the whole file: start over
+                done = 0
+            length = response.headers.get("Content-Length")
+            total = done + int(length) if length is not None else None
+            with open(part, "ab" if done else "wb") as f:
+                _copy_with_progress(response, f, dest.name, done, total)
+                size = f.tell()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416:  # the part file does not fit: start over
+            part.unlink(missing_ok=True)
         raise DownloadError(f"{url}: {_short(exc)}") from exc
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        raise DownloadError(
+            f"{url}: {_short(exc)} (run again to resume)"
+        ) from exc
+    if total is not None and size != total:
+        raise DownloadError(
+            f"{url}: connection closed after {size} of {total} bytes "
+            "(run again to resume)"
+        )
+    os.replace(part, dest)
     return dest
 
 
-def _copy_with_progress(response, f, name, expected):
-    total = int(expected) if expected else None
-    done = 0
+def _copy_with_progress(response, f, name, done, total):
     while chunk := response.read(1024 * 1024):
         f.write(chunk)
         done += len(chunk)

@@ -1,9 +1,11 @@
 """A real HTTP server on 127.0.0.1 that plays the Hub and the backup host.
 
-Each file name maps to a behaviour: "ok" serves the body, "missing" answers
-404, "truncate" announces the full length but closes half-way, and "hang"
-accepts the connection and never answers. Every request is recorded, so a
-test can assert that none was made.
+Each file name maps to a behaviour: "ok" serves the body (and honours Range
+requests with 206 Partial Content), "no-range" always sends the whole body,
+"missing" answers 404, "truncate" announces the full length but closes
+half-way, "truncate-once" does that on the first GET only, and "hang"
+accepts the connection and never answers. Every request is recorded (with
+its Range header), so a test can assert what was asked for.
 """
 
 import hashlib
@@ -19,6 +21,8 @@ class FakeFileServer:
     def __init__(self):
         self.files = {}  # name -> (behaviour, body)
         self.requests = []
+        self.ranges = []
+        self.truncated = set()
         self.release = threading.Event()
         server = self
 
@@ -48,6 +52,7 @@ class FakeFileServer:
 
     def _handle(self, handler, send_body):
         self.requests.append((handler.command, handler.path))
+        self.ranges.append(handler.headers.get("Range"))
         path = handler.path.split("?")[0]
         name = None
         for prefix in (HUB_PREFIX, BACKUP_PREFIX):
@@ -63,7 +68,23 @@ class FakeFileServer:
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return
-        handler.send_response(200)
+        if behaviour == "truncate-once" and send_body:
+            if name in self.truncated:
+                behaviour = "ok"
+            else:
+                self.truncated.add(name)
+                behaviour = "truncate"
+        start = 0
+        wanted = handler.headers.get("Range")
+        if wanted and behaviour == "ok":
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+            handler.send_response(206)
+            handler.send_header(
+                "Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}"
+            )
+        else:
+            handler.send_response(200)
+        body = body[start:]
         handler.send_header("Content-Length", str(len(body)))
         handler.send_header("Content-Type", "application/octet-stream")
         handler.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')

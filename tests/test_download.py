@@ -75,7 +75,30 @@ def test_truncated_response_leaves_no_complete_looking_file(
     server.add(WEIGHTS, b"w" * 100_000, behaviour="truncate")
     with pytest.raises(DownloadError, match="50000 of 100000"):
         download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
-    assert files_in(tmp_path) == []
+    assert not (tmp_path / WEIGHTS).exists()
+    # Only a hidden part file remains, kept for resuming
+    assert files_in(tmp_path) == [f".{WEIGHTS}.part"]
+
+
+def test_interrupted_download_resumes_where_it_stopped(server, tmp_path):
+    body = bytes(range(256)) * 400
+    server.add(WEIGHTS, body, behaviour="truncate-once")
+    url = f"{server.url}/backup/{WEIGHTS}"
+    with pytest.raises(DownloadError, match="run again to resume"):
+        download_file(url, tmp_path / WEIGHTS)
+    download_file(url, tmp_path / WEIGHTS)
+    assert (tmp_path / WEIGHTS).read_bytes() == body
+    assert server.ranges == [None, f"bytes={len(body) // 2}-"]
+    assert files_in(tmp_path) == [WEIGHTS]
+
+
+def test_server_without_range_support_restarts_cleanly(server, tmp_path):
+    body = b"0123456789" * 1000
+    (tmp_path / f".{WEIGHTS}.part").write_bytes(b"stale bytes")
+    server.add(WEIGHTS, body, behaviour="no-range")
+    download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
+    assert (tmp_path / WEIGHTS).read_bytes() == body
+    assert files_in(tmp_path) == [WEIGHTS]
 
 
 def test_silent_server_is_bounded_by_the_timeout(server, tmp_path):
