@@ -119,11 +119,17 @@ def _ends_with_any(generated, stop_sequences):
     return result
 
 
-def generate(model, token_ids, max_new_tokens, **kwargs):
+def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
+             top_k=None, top_p=None, eos_token_id=None, stop_sequences=None,
+             generator=None, use_cache=True, pad_token_id=None):
     """Like ``generate_stream``, but return all new tokens at once as a
     (batch, n_new) tensor."""
-    tokens = list(generate_stream(model, token_ids, max_new_tokens,
-                                  **kwargs))
+    tokens = list(generate_stream(
+        model, token_ids, max_new_tokens, temperature=temperature,
+        top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
+        stop_sequences=stop_sequences, generator=generator,
+        use_cache=use_cache, pad_token_id=pad_token_id,
+    ))
     if tokens:
         return torch.cat(tokens, dim=1)
     return token_ids[:, :0]
