@@ -19,7 +19,8 @@ def model_dir(tmp_path_factory, tokenizer_path):
     folder = tmp_path_factory.mktemp("cli-qwen3")
     shutil.copy(tokenizer_path, folder / "tokenizer-base.json")
     write_random_checkpoint(folder / "qwen3-0.6B-base.pth")
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)  # 1.5 GB
 
 
 def run_cli(args, stdin="", random_weights=True, timeout=300):

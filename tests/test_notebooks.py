@@ -33,12 +33,16 @@ def test_notebook_runs(notebook, tmp_path):
         "HF_HUB_OFFLINE": "1",  # never reach the network
     }
     env.pop("MPLBACKEND", None)  # the kernel's inline backend shows plots
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-         "--nbval-cell-timeout=1200", "-p", "no:cacheprovider", "-q",
-         str(work / notebook.name)],
-        cwd=work, env=env, capture_output=True, text=True, timeout=2400,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "--nbval-lax",
+             "--nbval-current-env", "--nbval-cell-timeout=1200",
+             "-p", "no:cacheprovider", "-q", str(work / notebook.name)],
+            cwd=work, env=env, capture_output=True, text=True, timeout=2400,
+        )
+    finally:
+        # The copy holds a 1.5 GB checkpoint: free the disk at once
+        shutil.rmtree(work, ignore_errors=True)
     assert result.returncode == 0, (
         result.stdout[-8000:] + "\n" + result.stderr[-2000:]
     )
