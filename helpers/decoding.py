@@ -95,8 +95,12 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
             hit_eos = ~finished & (next_token == eos_token_id)
         else:
             hit_eos = torch.zeros_like(finished)
-        generated = torch.cat([generated, next_token], dim=1)
-        hit_stop = ~finished & ~hit_eos & _ends_with_any(generated, stops)
+        if stops:  # keep the output only when stop sequences need it
+            generated = torch.cat([generated, next_token], dim=1)
+            hit_stop = ~finished & ~hit_eos & _ends_with_any(generated,
+                                                             stops)
+        else:
+            hit_stop = torch.zeros_like(finished)
 
         if torch.all(finished | hit_eos | hit_stop):
             if torch.any(hit_stop):  # a stop sequence is part of the text
@@ -124,12 +128,19 @@ def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
              generator=None, use_cache=True, pad_token_id=None):
     """Like ``generate_stream``, but return all new tokens at once as a
     (batch, n_new) tensor."""
-    tokens = list(generate_stream(
+    stream = generate_stream(
         model, token_ids, max_new_tokens, temperature=temperature,
         top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
         stop_sequences=stop_sequences, generator=generator,
         use_cache=use_cache, pad_token_id=pad_token_id,
-    ))
+    )
+    return collect_stream(stream, token_ids)
+
+
+def collect_stream(stream, token_ids):
+    """Concatenate a stream of (batch, 1) tensors into (batch, n_new);
+    (batch, 0) when the stream is empty."""
+    tokens = list(stream)
     if tokens:
         return torch.cat(tokens, dim=1)
     return token_ids[:, :0]

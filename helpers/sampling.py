@@ -12,6 +12,8 @@ import numbers
 
 import torch
 
+from .validation import is_int
+
 
 def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
     """Raise a clear error for settings outside their valid range."""
@@ -22,10 +24,7 @@ def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
             f"temperature must be a number >= 0, got {temperature!r}; use "
             "0 for greedy decoding, about 0.7-1.0 for varied text."
         )
-    if top_k is not None and (
-        not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool)
-        or top_k < 1
-    ):
+    if top_k is not None and (not is_int(top_k) or top_k < 1):
         raise ValueError(
             f"top_k must be an integer >= 1 or None, got {top_k!r}; "
             "for example top_k=50."

@@ -9,6 +9,8 @@ import time
 
 import torch
 
+from .decoding import collect_stream
+
 
 def synchronize(device):
     """Wait until ``device`` has finished all queued work."""
@@ -55,9 +57,7 @@ def measure_generation(generate_fn, model, token_ids, max_new_tokens,
     start = time.perf_counter()
     output = generate_fn(model, token_ids, max_new_tokens, eos_token_id)
     if not isinstance(output, torch.Tensor):  # a stream of (batch, 1)
-        tokens = list(output)
-        output = (torch.cat(tokens, dim=1) if tokens
-                  else token_ids[:, :0])
+        output = collect_stream(output, token_ids)
     synchronize(device)
     seconds = time.perf_counter() - start
     return {

@@ -33,7 +33,7 @@ def check_generation_args(token_ids, max_new_tokens, eos_token_id=None):
             "token_ids is empty: give the model at least one prompt token."
         )
     check_non_negative_int("max_new_tokens", max_new_tokens)
-    if eos_token_id is not None and not _is_int(eos_token_id):
+    if eos_token_id is not None and not is_int(eos_token_id):
         raise TypeError(
             "eos_token_id must be an int or None, got "
             f"{eos_token_id!r}; use tokenizer.eos_token_id."
@@ -41,13 +41,14 @@ def check_generation_args(token_ids, max_new_tokens, eos_token_id=None):
 
 
 def check_non_negative_int(name, value):
-    if not _is_int(value):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r}.")
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}.")
 
 
-def _is_int(value):
+def is_int(value):
+    """An integer, but not a bool (True would otherwise count as 1)."""
     return isinstance(value, numbers.Integral) and not isinstance(
         value, bool
     )
