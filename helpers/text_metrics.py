@@ -12,7 +12,7 @@ def words(text):
 
 
 def unique_share(texts):
-    """Share of outputs that differ from every other output (0-1)."""
+    """Distinct outputs divided by the number of outputs (1/n to 1)."""
     if not texts:
         raise ValueError("texts is empty: pass at least one output.")
     return len(set(texts)) / len(texts)
