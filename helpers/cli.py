@@ -2,11 +2,18 @@
 
     uv run ch02-generate --prompt "Explain large language models."
     uv run ch02-generate --temperature 0.7 --top-p 0.9   # interactive
+    uv run ch02-generate --chat                           # a conversation
 
 Without ``--prompt`` it asks for prompts until ``/exit``, ``/quit`` or
-Ctrl+D; Ctrl+C stops the current answer, not the program. Tokens are printed
-as they are generated, then the number of tokens, the seconds and the
-tokens/sec (on standard error, so standard output holds only the text).
+Ctrl+D; Ctrl+C stops the current answer, not the program. With ``--chat``
+the interactive mode is a conversation: every answer sees the turns
+before it, ``/reset`` starts over. Text is printed as it is generated, then
+the number of tokens, the seconds and the tokens/sec (on standard error, so
+standard output holds only the text).
+
+A mistake in the arguments ends with one line on standard error and exit
+status 2, before anything is loaded; a failure outside your control (a
+download, a broken file) with status 1; Ctrl+C while loading with 130.
 """
 
 import argparse
@@ -18,6 +25,9 @@ from pathlib import Path
 import torch
 
 EXIT_COMMANDS = {"/exit", "/quit"}
+RESET_COMMAND = "/reset"
+MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed accepts
+IM_END = "<|im_end|>"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,10 +47,15 @@ def build_parser():
     parser.add_argument("--kind", choices=["base", "reasoning"],
                         default="base", help="which model (default: base)")
     parser.add_argument("--chat", action="store_true",
-                        help="wrap the prompt in the Qwen3 chat template")
+                        help="use the Qwen3 chat template; interactively, "
+                        "keep the conversation (/reset starts over)")
     parser.add_argument("--max-new-tokens", type=_non_negative_int,
                         default=256, metavar="N",
                         help="generate at most N tokens (default: 256)")
+    parser.add_argument("--context-length", type=_positive_int,
+                        metavar="N", help="use at most N tokens of "
+                        "context, prompt and answer together (default: "
+                        "the model's 40,960)")
     parser.add_argument("--temperature", type=_non_negative_float,
                         default=0.0, help="0 is greedy (default); "
                         "0.7-1.0 gives varied text")
@@ -49,11 +64,11 @@ def build_parser():
     parser.add_argument("--top-p", type=_probability, metavar="P",
                         help="sample only from the most likely tokens "
                         "that together have probability P")
-    parser.add_argument("--seed", type=int,
+    parser.add_argument("--seed", type=_seed,
                         help="random seed, for reproducible sampling")
     parser.add_argument("--stop", action="append", default=[],
-                        metavar="TEXT", help="stop once the output ends "
-                        "with TEXT (repeatable)")
+                        metavar="TEXT", help="stop once the text reaches "
+                        "TEXT (repeatable)")
     parser.add_argument("--beam-width", type=_positive_int, default=1,
                         metavar="W", help="beam search with W beams "
                         "(default 1: no beam search)")
@@ -83,6 +98,15 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    value = _parse(text, int, "a whole number")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and {MAX_SEED}, got {text}"
+        )
+    return value
+
+
 def _non_negative_float(text):
     value = _parse(text, float, "a number")
     if not value >= 0 or value == float("inf"):
@@ -109,6 +133,9 @@ def _parse(text, kind, what):
 
 
 def check_combinations(parser, args):
+    if args.prompt is not None and not args.prompt.strip():
+        parser.error("--prompt: give some text (or leave --prompt out to "
+                     "type prompts interactively)")
     if args.beam_width > 1 and (args.temperature > 0 or args.top_k
                                 or args.top_p):
         parser.error("--beam-width does not sample: leave out "
@@ -116,45 +143,82 @@ def check_combinations(parser, args):
     if args.beam_width > 1 and args.no_cache:
         parser.error("--beam-width needs the KV cache: leave out "
                      "--no-cache")
+    if args.beam_width > 1 and args.stop:
+        parser.error("--stop works with greedy decoding and sampling, not "
+                     "with --beam-width")
     if (args.top_k or args.top_p) and args.temperature == 0:
         parser.error("--top-k and --top-p only apply when sampling: add "
                      "--temperature, for example --temperature 0.7")
     if any(not text for text in args.stop):
         parser.error("--stop needs a non-empty text")
+    if (args.context_length is not None
+            and args.max_new_tokens >= args.context_length):
+        parser.error(f"--max-new-tokens ({args.max_new_tokens}) must be "
+                     f"smaller than --context-length "
+                     f"({args.context_length}), to leave room for the "
+                     "prompt")
+
+
+def pick_device(parser, name):
+    """The device to run on; a one-line error if it is not available."""
+    from .device import get_device
+
+    if name == "auto":
+        with contextlib.redirect_stdout(sys.stderr):
+            return get_device()
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+        "xpu": torch.xpu.is_available(),
+    }[name]
+    if not available:
+        parser.error(f"--device {name}: no such device on this machine; "
+                     "use --device auto (the fastest found) or cpu")
+    return torch.device(name)
 
 
 def main(argv=None):
+    make_utf8(sys.stdout)
+    make_utf8(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     check_combinations(parser, args)
+    device = pick_device(parser, args.device)
 
-    from .download import WeightsNotAvailableError
+    from .download import (
+        DownloadError,
+        InvalidFileError,
+        WeightsNotAvailableError,
+    )
 
     try:
-        # Download and device messages go to stderr, like the statistics
         with contextlib.redirect_stdout(sys.stderr):
-            model, tokenizer, device = load(args)
+            model, tokenizer = load(args, device)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
     except WeightsNotAvailableError as exc:
         print(f"ch02-generate: the model is not available.\n{exc}",
               file=sys.stderr)
         return 1
-    generator = None
-    if args.seed is not None:
-        generator = torch.Generator(device=device).manual_seed(args.seed)
-    stop_sequences = [tokenizer.encode(text, chat_wrapped=False)
-                      for text in args.stop]
+    except (DownloadError, InvalidFileError, OSError, RuntimeError) as exc:
+        print(f"ch02-generate: {_one_line(exc)}", file=sys.stderr)
+        return 1
 
-    def answer(prompt):
-        run(model, tokenizer, device, prompt, args, stop_sequences,
-            generator)
-
+    session = Session(model, tokenizer, device, args)
     if args.prompt is not None:
-        answer(args.prompt)
-        return 0
-    return interactive(answer)
+        try:
+            stopped = session.answer(args.prompt)
+        except ValueError as exc:  # a prompt longer than the context
+            print(f"ch02-generate: error: {_one_line(exc)}",
+                  file=sys.stderr)
+            return 2
+        return 130 if stopped else 0
+    return interactive(session)
 
 
-def load(args):
+def load(args, device):
     """Download (if needed) and load the tokenizer and model."""
     from reasoning_from_scratch.qwen3 import (
         QWEN_CONFIG_06_B,
@@ -162,39 +226,88 @@ def load(args):
         Qwen3Tokenizer,
     )
 
-    from .device import get_device
-    from .download import download_qwen3_small
+    from .compile_support import torch_compile_works
+    from .download import qwen3_files
 
-    paths = download_qwen3_small(kind=args.kind, out_dir=args.out_dir)
-    tokenizer = Qwen3Tokenizer(
-        tokenizer_file_path=paths["tokenizer"],
-        apply_chat_template=args.chat,
-        add_generation_prompt=args.chat,
-        add_thinking=args.kind == "reasoning",
-    )
-    if args.device == "auto":
-        device = get_device()
-    else:
-        device = torch.device(args.device)
+    paths = qwen3_files(kind=args.kind, out_dir=args.out_dir)
+    tokenizer = Qwen3Tokenizer(tokenizer_file_path=paths["tokenizer"])
     model = Qwen3Model(QWEN_CONFIG_06_B)
     model.load_state_dict(
         torch.load(paths["model"], map_location="cpu", weights_only=True)
     )
     model.to(device)
-    if args.compile:
+    if args.compile and torch_compile_works(device):
         torch._dynamo.config.allow_unspec_int_on_nn_module = True
         model = torch.compile(model)
-    return model, tokenizer, device
+    return model, tokenizer
 
 
-def run(model, tokenizer, device, prompt, args, stop_sequences, generator):
-    """Generate one answer, streaming it to standard output."""
+class Session:
+    """Answers prompts with the options given on the command line."""
+
+    def __init__(self, model, tokenizer, device, args):
+        from .chat import Conversation
+
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.args = args
+        self.context = min(args.context_length or 10**9,
+                           model.cfg["context_length"])
+        self.generator = None
+        if args.seed is not None:
+            self.generator = torch.Generator(device=device)
+            self.generator.manual_seed(args.seed)
+        self.eos = tokenizer.eos_token_id
+        self.conversation = None
+        if args.chat:  # a chat turn ends with <|im_end|>
+            im_end = tokenizer.encode(IM_END, chat_wrapped=False)[0]
+            self.eos = sorted({tokenizer.eos_token_id, im_end})
+            self.conversation = Conversation(
+                tokenizer, thinking=args.kind == "reasoning"
+            )
+
+    def prompt_ids(self, prompt):
+        """The prompt's token ids; in a chat, with the turns before."""
+        budget = self.context - self.args.max_new_tokens
+        if self.conversation is None:
+            ids = self.tokenizer.encode(prompt, chat_wrapped=False)
+            if len(ids) > budget:
+                raise ValueError(
+                    f"the prompt has {len(ids)} tokens, more than the "
+                    f"{budget} that --max-new-tokens "
+                    f"{self.args.max_new_tokens} leaves of the "
+                    f"{self.context}-token context: shorten it or lower "
+                    "--max-new-tokens"
+                )
+            return ids
+        ids, dropped = self.conversation.prompt_ids(prompt, budget)
+        if dropped:
+            print(f"[dropped the {dropped} oldest "
+                  f"turn{'s' if dropped > 1 else ''} to fit the "
+                  f"{self.context}-token context]", file=sys.stderr)
+        return ids
+
+    def answer(self, prompt):
+        """Generate one answer, streaming it to standard output; return
+        True if Ctrl+C stopped it."""
+        ids = self.prompt_ids(prompt)
+        text, stopped = run(self.model, self.tokenizer, self.device, ids,
+                            self.args, self.eos, self.generator)
+        if self.conversation is not None:
+            self.conversation.add(prompt, text)
+        return stopped
+
+
+def run(model, tokenizer, device, prompt_ids, args, eos_token_id,
+        generator):
+    """Generate one answer, streaming it to standard output. Returns the
+    printed text and whether Ctrl+C stopped it."""
     from .decoding import beam_search, generate_stream
     from .text_stream import stream_text
     from .timing import synchronize
 
-    token_ids = torch.tensor(tokenizer.encode(prompt),
-                             device=device).unsqueeze(0)
+    token_ids = torch.tensor(prompt_ids, device=device).unsqueeze(0)
     n_tokens = 0
 
     def counted(stream):
@@ -203,39 +316,47 @@ def run(model, tokenizer, device, prompt, args, stop_sequences, generator):
             n_tokens += 1
             yield token
 
+    pieces = []
     synchronize(device)
     start = time.perf_counter()
     try:
         if args.beam_width > 1:
             tokens, _ = beam_search(
                 model, token_ids, args.max_new_tokens, args.beam_width,
-                eos_token_id=tokenizer.eos_token_id,
+                eos_token_id=eos_token_id,
             )
             stream = counted(tokens[0].tolist())
         else:
             stream = counted(generate_stream(
                 model, token_ids, args.max_new_tokens,
                 temperature=args.temperature, top_k=args.top_k,
-                top_p=args.top_p, eos_token_id=tokenizer.eos_token_id,
-                stop_sequences=stop_sequences, generator=generator,
-                use_cache=not args.no_cache,
+                top_p=args.top_p, eos_token_id=eos_token_id,
+                stop_strings=args.stop or None, tokenizer=tokenizer,
+                generator=generator, use_cache=not args.no_cache,
             ))
-        for text in stream_text(stream, tokenizer):
+        for text in stream_text(stream, tokenizer, args.stop or None,
+                                prompt_ids=prompt_ids):
+            pieces.append(text)
             print(text, end="", flush=True)
-        stopped = ""
+        stopped = False
     except KeyboardInterrupt:
-        stopped = " (stopped)"
+        stopped = True
     synchronize(device)
     seconds = time.perf_counter() - start
     print(flush=True)
     speed = n_tokens / seconds if seconds > 0 else 0.0
     print(f"[{n_tokens} tokens, {seconds:.2f} s, {speed:.1f} tokens/sec"
-          f"{stopped}]", file=sys.stderr, flush=True)
+          f"{' (stopped)' if stopped else ''}]", file=sys.stderr,
+          flush=True)
+    return "".join(pieces), stopped
 
 
-def interactive(answer):
-    print("Type a prompt and press Enter; /exit or /quit (or Ctrl+D) "
-          "leaves, Ctrl+C stops an answer.", file=sys.stderr)
+def interactive(session):
+    chat = session.conversation is not None
+    print("Type a prompt and press Enter; "
+          + ("/reset starts a new conversation, " if chat else "")
+          + "/exit or /quit (or Ctrl+D) leaves, Ctrl+C stops an answer.",
+          file=sys.stderr)
     while True:
         try:
             prompt = input(">>> ")
@@ -245,10 +366,35 @@ def interactive(answer):
         except KeyboardInterrupt:
             print(file=sys.stderr)
             continue
-        if prompt.strip() in EXIT_COMMANDS:
+        command = prompt.strip()
+        if command in EXIT_COMMANDS:
             return 0
-        if prompt.strip():
-            answer(prompt)
+        if command == RESET_COMMAND and chat:
+            session.conversation.reset()
+            print("[new conversation]", file=sys.stderr)
+            continue
+        if not command:
+            continue
+        try:
+            session.answer(prompt)
+        except Exception as exc:  # report it, then take the next prompt
+            print(f"ch02-generate: error: {_one_line(exc)}",
+                  file=sys.stderr)
+
+
+def make_utf8(stream):
+    """Write UTF-8 where the platform would pick a narrower encoding (a
+    redirected stream on Windows is cp1252), so no character of an
+    answer can raise UnicodeEncodeError."""
+    encoding = (getattr(stream, "encoding", None) or "").lower()
+    if encoding.replace("-", "") != "utf8" and hasattr(stream,
+                                                        "reconfigure"):
+        stream.reconfigure(encoding="utf-8", errors="replace")
+
+
+def _one_line(exc):
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":

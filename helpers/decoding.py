@@ -1,34 +1,44 @@
-"""Generation with sampling, stop sequences and beam search (bonus notebook
+"""Generation with sampling, stop strings and beam search (bonus notebook
 ``ch02/02_decoding-strategies`` and the ``ch02-generate`` command).
 
-``generate_stream`` extends the book's streaming loops with the decoding
-options Hugging Face users know: ``temperature``, ``top_k``, ``top_p``,
-``stop_sequences`` and a seeded ``generator``. With the defaults it is the
-book's greedy loop. ``beam_search`` keeps several candidate continuations and
-returns the one with the best length-normalized log-probability.
+``generate_stream`` extends the book's loop (Listing 2.4) with the options
+Hugging Face transformers users know: ``temperature``, ``top_k``,
+``top_p``, ``eos_token_id`` (one id or several), ``stop_strings`` with a
+``tokenizer``, and a seeded ``generator``; batches of prompts work too.
+With the defaults it is the book's greedy loop. ``beam_search`` follows
+transformers' ``generate(num_beams=...)``: the same tokens and scores.
 """
 
 import torch
 from reasoning_from_scratch.qwen3 import KVCache
 
-from .sampling import check_sampling_args, sample_next_token
-from .validation import check_generation_args, check_non_negative_int
+from .sampling import check_generator, check_sampling_args, sample_next_token
+from .stop_strings import StopStrings
+from .validation import (
+    check_generation_args,
+    check_non_negative_int,
+    is_int,
+)
 
 
 def _check_stop_sequences(stop_sequences):
     if stop_sequences is None:
         return []
-    if isinstance(stop_sequences, (str, bytes)) or not all(
-        isinstance(seq, (list, tuple)) and seq
-        and all(isinstance(t, int) and not isinstance(t, bool) for t in seq)
-        for seq in stop_sequences
-    ):
+    if isinstance(stop_sequences, (str, bytes)):
+        raise TypeError(
+            f"stop_sequences must be a list of lists of token ids, got "
+            f"{stop_sequences!r}; for text, use stop_strings=[...] and "
+            "tokenizer=tokenizer."
+        )
+    sequences = list(stop_sequences)  # a generator is read once, here
+    if not all(isinstance(seq, (list, tuple)) and seq
+               and all(map(is_int, seq)) for seq in sequences):
         raise TypeError(
             "stop_sequences must be a list of non-empty lists of token "
-            f"ids, got {stop_sequences!r}; for text, use "
-            "[tokenizer.encode(text) for text in stop_texts]."
+            f"ids, got {sequences!r}; for text, use stop_strings=[...] "
+            "and tokenizer=tokenizer."
         )
-    return [list(seq) for seq in stop_sequences]
+    return [list(seq) for seq in sequences]
 
 
 class _NextLogits:
@@ -54,61 +64,82 @@ class _NextLogits:
         return self.model(self.token_ids)[:, -1]
 
 
-@torch.inference_mode()
 def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
                     top_k=None, top_p=None, eos_token_id=None,
-                    stop_sequences=None, generator=None, use_cache=True,
-                    pad_token_id=None):
+                    stop_strings=None, tokenizer=None, stop_sequences=None,
+                    generator=None, use_cache=True, pad_token_id=None):
     """Yield one (batch, 1) tensor of token ids per generation step.
 
-    - Stops before ``eos_token_id`` (as the book's loops do), and after the
-      last token of any of ``stop_sequences`` (lists of token ids; those
-      tokens are part of the output, since they have been streamed).
+    - Stops before an ``eos_token_id`` (an int or a list of ints), as the
+      book's loops do.
+    - Stops after the token that completes one of ``stop_strings``
+      (matched in the text, so it needs ``tokenizer``) or one of
+      ``stop_sequences`` (lists of token ids); that token is part of the
+      output, since it has been streamed.
     - In a batch, a row that has finished stops growing: it gets
-      ``pad_token_id`` (default: ``eos_token_id``) until every row is done.
-    """
-    check_generation_args(token_ids, max_new_tokens, eos_token_id)
-    check_sampling_args(temperature, top_k, top_p)
-    stops = _check_stop_sequences(stop_sequences)
-    batch_size = token_ids.shape[0]
-    pad = eos_token_id if pad_token_id is None else pad_token_id
-    if pad is None and stops and batch_size > 1:
-        raise ValueError(
-            "a batch with stop_sequences needs a token id to pad finished "
-            "rows: pass eos_token_id or pad_token_id."
-        )
-    model.eval()
+      ``pad_token_id`` (default: the first EOS id) until every row is done.
 
+    Arguments are checked when it is called, before the first token.
+    """
+    eos = check_generation_args(model, token_ids, max_new_tokens,
+                                eos_token_id)
+    check_sampling_args(temperature, top_k, top_p)
+    check_generator(generator, token_ids.device)
+    sequences = _check_stop_sequences(stop_sequences)
+    strings = StopStrings(stop_strings, tokenizer) if stop_strings else None
+    if stop_strings is not None and not stop_strings:
+        strings = None
+    pad = eos[0] if pad_token_id is None and eos else pad_token_id
+    if pad is not None and not is_int(pad):
+        raise TypeError(f"pad_token_id must be an int, got {pad!r}.")
+    if pad is None and (sequences or strings) and token_ids.shape[0] > 1:
+        raise ValueError(
+            "a batch with stop strings or stop sequences needs a token id "
+            "to pad finished rows: pass eos_token_id or pad_token_id."
+        )
+    return _stream(model, token_ids, max_new_tokens, temperature, top_k,
+                   top_p, eos, strings, sequences, generator, use_cache,
+                   pad)
+
+
+@torch.inference_mode()
+def _stream(model, token_ids, max_new_tokens, temperature, top_k, top_p,
+            eos, strings, sequences, generator, use_cache, pad):
+    model.eval()
+    device = token_ids.device
+    eos_ids = torch.tensor(eos, device=device) if eos else None
+    rows = token_ids.tolist() if strings else None  # text of each row
+    finished = torch.zeros(token_ids.shape[0], 1, dtype=torch.bool,
+                           device=device)
+    generated = token_ids[:, :0]  # (batch, n_generated), for stop_sequences
+    # Without a stopping rule the host never waits for the device
+    can_stop = bool(eos or strings or sequences)
     next_logits = _NextLogits(model, token_ids, use_cache)
     logits = next_logits.first()  # (batch, vocab_size)
-    finished = torch.zeros(batch_size, 1, dtype=torch.bool,
-                           device=token_ids.device)
-    generated = token_ids[:, :0]  # (batch, n_generated), for stop checks
-    for _ in range(max_new_tokens):
-        next_token = sample_next_token(
-            logits, temperature, top_k, top_p, generator
-        )
-        if pad is not None:
-            next_token = next_token.masked_fill(finished, pad)
-
-        if eos_token_id is not None:
-            hit_eos = ~finished & (next_token == eos_token_id)
-        else:
+    for step in range(max_new_tokens):
+        next_token = sample_next_token(logits, temperature, top_k, top_p,
+                                       generator)  # (batch, 1)
+        if can_stop:
+            if pad is not None:
+                next_token = next_token.masked_fill(finished, pad)
             hit_eos = torch.zeros_like(finished)
-        if stops:  # keep the output only when stop sequences need it
-            generated = torch.cat([generated, next_token], dim=1)
-            hit_stop = ~finished & ~hit_eos & _ends_with_any(generated,
-                                                             stops)
-        else:
+            if eos_ids is not None:
+                hit_eos = ~finished & torch.isin(next_token, eos_ids)
             hit_stop = torch.zeros_like(finished)
-
-        if torch.all(finished | hit_eos | hit_stop):
-            if torch.any(hit_stop):  # a stop sequence is part of the text
-                yield next_token
-            return
-        finished |= hit_eos | hit_stop
+            if sequences:
+                generated = torch.cat([generated, next_token], dim=1)
+                hit_stop |= _ends_with_any(generated, sequences)
+            if strings:
+                hit_stop |= strings.hits(rows, next_token)
+            hit_stop &= ~finished & ~hit_eos
+            if torch.all(finished | hit_eos | hit_stop):
+                if torch.any(hit_stop):  # the stop text is in the output
+                    yield next_token
+                return
+            finished |= hit_eos | hit_stop
         yield next_token
-        logits = next_logits.after(next_token)
+        if step + 1 < max_new_tokens:  # no forward pass after the last
+            logits = next_logits.after(next_token)
 
 
 def _ends_with_any(generated, stop_sequences):
@@ -124,13 +155,15 @@ def _ends_with_any(generated, stop_sequences):
 
 
 def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
-             top_k=None, top_p=None, eos_token_id=None, stop_sequences=None,
-             generator=None, use_cache=True, pad_token_id=None):
+             top_k=None, top_p=None, eos_token_id=None, stop_strings=None,
+             tokenizer=None, stop_sequences=None, generator=None,
+             use_cache=True, pad_token_id=None):
     """Like ``generate_stream``, but return all new tokens at once as a
     (batch, n_new) tensor."""
     stream = generate_stream(
         model, token_ids, max_new_tokens, temperature=temperature,
         top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
+        stop_strings=stop_strings, tokenizer=tokenizer,
         stop_sequences=stop_sequences, generator=generator,
         use_cache=use_cache, pad_token_id=pad_token_id,
     )
@@ -146,21 +179,39 @@ def collect_stream(stream, token_ids):
     return token_ids[:, :0]
 
 
+# Beam search ----------------------------------------------------------------
+
+# A score that never wins: transformers' "-1e9" for impossible candidates
+_NEVER = -1.0e9
+
+
 @torch.inference_mode()
 def beam_search(model, token_ids, max_new_tokens, beam_width=4,
-                length_penalty=1.0, eos_token_id=None):
-    """Return ``(best_token_ids, score)`` for one prompt.
+                length_penalty=1.0, eos_token_id=None, early_stopping=False):
+    """Return ``(best_token_ids, score)`` for one prompt, as Hugging Face
+    transformers' ``generate(num_beams=beam_width, ...)`` finds them.
 
-    Keeps the ``beam_width`` most probable continuations. All beams advance
-    in one batched forward pass, and the KV cache is reordered to follow
-    the surviving beams. A beam that produces ``eos_token_id`` is finished
-    (EOS is not part of its tokens, as in the book's loops); the beam then
-    shrinks. A sequence's score is its summed log-probability divided by
-    ``n_tokens ** length_penalty``: 0 compares raw sums (favours short
-    answers), larger values favour longer ones. ``best_token_ids`` has shape
-    (1, n_new).
+    - ``beam_width`` beams stay alive at every step: each step ranks the
+      ``2 * beam_width`` best continuations of all beams (more with several
+      EOS ids); those that end in EOS become finished *hypotheses* (if
+      they rank among the first ``beam_width``), the best others continue.
+    - A hypothesis scores its summed log-probability divided by
+      ``n_tokens ** length_penalty``, EOS included: 0 compares raw sums
+      (favours short answers), larger values favour longer ones.
+    - ``early_stopping``: True stops once ``beam_width`` hypotheses are
+      finished; False (the default) also stops then, but only when no
+      live beam can still beat the worst of them at its current length;
+      "never" stops only at ``max_new_tokens``, or, with a negative
+      ``length_penalty``, when no live beam can win at all.
+
+    All beams advance in one batched forward pass with a constant shape,
+    (beam_width, 1), and the KV cache is reordered to follow them.
+    ``best_token_ids`` has shape (1, n_new), without the final EOS, as the
+    book's loops return it; ``score`` is transformers'
+    ``sequences_scores``.
     """
-    check_generation_args(token_ids, max_new_tokens, eos_token_id)
+    eos = check_generation_args(model, token_ids, max_new_tokens,
+                                eos_token_id)
     check_non_negative_int("beam_width", beam_width)
     if beam_width < 1:
         raise ValueError(
@@ -178,55 +229,127 @@ def beam_search(model, token_ids, max_new_tokens, beam_width=4,
         raise TypeError(
             f"length_penalty must be a number, got {length_penalty!r}."
         )
-    model.eval()
-    device = token_ids.device
-
-    def normalized(total_logprob, length):
-        return total_logprob / max(length, 1) ** length_penalty
-
-    cache = KVCache(n_layers=model.cfg["n_layers"])
-    model.reset_kv_cache()
-    logits = model(token_ids, cache=cache)[:, -1]  # (1, vocab_size)
-    beams = token_ids.new_empty(1, 0)  # (n_beams, n_generated)
-    beam_scores = torch.zeros(1, device=device)  # summed log-probs
-    finished = []  # (normalized score, token ids) of finished beams
-
-    for step in range(max_new_tokens):
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
-        # Score of every (beam, next token) pair: (n_beams, vocab_size)
-        candidates = beam_scores[:, None] + logprobs
-        top_scores, flat_idx = torch.topk(
-            candidates.flatten(), min(beam_width, candidates.numel())
+    if early_stopping not in (True, False, "never"):
+        raise ValueError(
+            f"early_stopping must be True, False or 'never', got "
+            f"{early_stopping!r}."
         )
-        beam_idx = flat_idx // logprobs.shape[-1]
-        next_tokens = flat_idx % logprobs.shape[-1]
+    if max_new_tokens == 0:
+        return token_ids[:, :0], 0.0
+    model.eval()
+    return _BeamSearch(model, token_ids, max_new_tokens, beam_width,
+                       length_penalty, eos, early_stopping).run()
 
-        keep = torch.ones_like(next_tokens, dtype=torch.bool)
-        if eos_token_id is not None:
-            keep = next_tokens != eos_token_id
-            for score, b in zip(top_scores[~keep].tolist(),
-                                beam_idx[~keep].tolist(), strict=True):
-                finished.append((normalized(score, step), beams[b]))
-        if not torch.any(keep):  # every beam has finished
-            beams, beam_scores = beams[:0], beam_scores[:0]
-            break
-        beam_idx, next_tokens = beam_idx[keep], next_tokens[keep]
-        beam_scores = top_scores[keep]
-        beams = torch.cat([beams[beam_idx], next_tokens[:, None]], dim=1)
-        if step == max_new_tokens - 1:
-            break
-        _reorder_cache(cache, beam_idx)
-        logits = model(next_tokens[:, None], cache=cache)[:, -1]
 
-    # Beams still running at the end compete with the finished ones
-    for score, beam in zip(beam_scores.tolist(), beams, strict=True):
-        finished.append((normalized(score, beams.shape[1]), beam))
-    best_score, best = max(finished, key=lambda item: item[0])
-    return best.unsqueeze(0), best_score
+class _BeamSearch:
+    """The state of one beam search; ``run`` follows transformers'
+    ``GenerationMixin._beam_search`` step by step."""
+
+    def __init__(self, model, token_ids, max_new_tokens, width,
+                 length_penalty, eos, early_stopping):
+        self.model = model
+        self.prompt = token_ids
+        self.max_new = max_new_tokens
+        self.width = width
+        self.length_penalty = length_penalty
+        self.early_stopping = early_stopping
+        device = token_ids.device
+        self.eos = torch.tensor(eos, device=device) if eos else None
+        # Candidates ranked per step: enough that `width` of them go on
+        # even if the best ones all end in an EOS token
+        self.n_candidates = max(2, 1 + len(eos)) * width
+        # Live beams: tokens so far, summed log-probabilities. Only the
+        # first counts at the start, so its continuations are not
+        # repeated `width` times
+        self.tokens = token_ids.new_empty(width, 0)
+        self.scores = torch.full((width,), _NEVER, device=device)
+        self.scores[0] = 0.0
+        # Finished hypotheses: `width` slots, best first
+        self.done_tokens = [token_ids.new_empty(0)] * width
+        self.done_scores = torch.full((width,), _NEVER, device=device)
+        self.done = torch.zeros(width, dtype=torch.bool, device=device)
+        self.can_improve = True
+
+    def run(self):
+        cache = KVCache(n_layers=self.model.cfg["n_layers"])
+        self.model.reset_kv_cache()
+        # One prefill for the prompt, copied to every beam's cache
+        logits = self.model(self.prompt, cache=cache)[:, -1]  # (1, vocab)
+        _reorder_cache(cache, torch.zeros(self.width, dtype=torch.long,
+                                          device=self.prompt.device))
+        logits = logits.expand(self.width, -1)
+        for step in range(self.max_new):
+            parents = self._step(logits, step)
+            if not self._going_on(step):
+                break
+            _reorder_cache(cache, parents)
+            logits = self.model(self.tokens[:, -1:], cache=cache)[:, -1]
+        best = self.done_tokens[0]
+        if self.eos is not None and len(best) and torch.isin(best[-1],
+                                                             self.eos):
+            best = best[:-1]  # the book's loops leave EOS out
+        return best[None], self.done_scores[0].item()
+
+    def _step(self, logits, step):
+        """Rank the candidates, update hypotheses and live beams; return
+        each live beam's parent (the beam it continues)."""
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        vocab = logprobs.shape[-1]
+        candidates = (logprobs + self.scores[:, None]).flatten()
+        top, flat = torch.topk(candidates, self.n_candidates)
+        parent, token = flat // vocab, flat % vocab
+        tokens = torch.cat([self.tokens[parent], token[:, None]], dim=1)
+        if step == self.max_new - 1:  # every candidate ends here
+            stops = torch.ones_like(token, dtype=torch.bool)
+        elif self.eos is not None:
+            stops = torch.isin(token, self.eos)
+        else:
+            stops = torch.zeros_like(token, dtype=torch.bool)
+
+        # Hypotheses: only the first `width` candidates may join
+        normalized = top / (step + 1) ** self.length_penalty
+        joins = stops.clone()
+        joins[self.width:] = False
+        full = bool(self.done.all()) and self.early_stopping is True
+        if full or not self.can_improve:
+            joins[:] = False
+        normalized = torch.where(joins, normalized, normalized + _NEVER)
+        merged = torch.cat([self.done_scores, normalized])
+        keep = torch.topk(merged, self.width).indices.tolist()
+        old = self.done_tokens
+        self.done_tokens = [old[i] if i < self.width
+                            else tokens[i - self.width] for i in keep]
+        self.done_scores = merged[keep]
+        self.done = torch.cat([self.done, joins])[keep]
+
+        # Live beams: the best candidates that did not stop
+        alive = top + stops.float() * _NEVER
+        order = torch.topk(alive, self.width).indices
+        self.tokens, self.scores = tokens[order], alive[order]
+        return parent[order]
+
+    def _going_on(self, step):
+        """transformers' rule: go on while a live beam could still enter
+        the hypotheses and a further step is possible."""
+        if self.early_stopping == "never" and self.length_penalty > 0:
+            best_length = self.max_new
+        else:
+            best_length = step + 1
+        best_possible = self.scores[0] / best_length ** self.length_penalty
+        worst_done = torch.where(self.done, self.done_scores.min(),
+                                 torch.tensor(_NEVER))
+        self.can_improve = self.can_improve and bool(
+            (best_possible > worst_done).any()
+        )
+        if step == self.max_new - 1:
+            return False
+        if bool(self.done.all()) and self.early_stopping is True:
+            return False
+        return self.can_improve
 
 
 def _reorder_cache(cache, beam_idx):
-    """Keep, for each surviving beam, the keys and values of its parent."""
+    """Give each beam the keys and values of the beam it continues."""
     for layer, entry in enumerate(cache.get_all()):
         if entry is not None:
             keys, values = entry

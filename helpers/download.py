@@ -1,29 +1,44 @@
 """Download the Qwen3 0.6B weights and tokenizer (sections 2.4 and 2.5).
 
-Same signature and file names as the book's ``download_qwen3_small``, but:
+``download_qwen3_small`` has the book's signature and file names, but:
 
-- files already present are used without any network access;
-- downloads go to a hidden part file that is renamed only when complete,
-  and an interrupted download resumes where it stopped;
+- the output folder is created, nested folders included;
+- files already present are checked (the tokenizer by its sha256, the
+  weights by their keys and shapes) and used without network access;
+- downloads go to a hidden part file that becomes the real file only once
+  it is complete and verified: the tokenizer against Qwen's sha256, the
+  weights as a loadable Qwen3 0.6B checkpoint of finite numbers;
+- an interrupted download resumes where it stopped, from the same URL and
+  only while the server's file is unchanged (``If-Range``); a server that
+  answers with other bytes than the ones asked for makes it start over;
+- network hiccups are retried a few times, with a growing pause;
 - the tokenizer is rebuilt offline (byte-identical) when it cannot be
-  downloaded;
-- weights that cannot be downloaded raise ``WeightsNotAvailableError``, which
-  says what failed and what to do;
-- with ``QWEN3_RANDOM_WEIGHTS=1`` a full-size checkpoint of random weights is
-  written instead (see ``helpers.random_weights``).
+  downloaded, and weights that cannot be downloaded raise
+  ``WeightsNotAvailableError``, which says what failed and what to do;
+- with ``QWEN3_RANDOM_WEIGHTS=1`` a full-size checkpoint of random weights
+  is written instead (see ``helpers.random_weights``).
 
-Downloads use the standard library: proxies come from HTTPS_PROXY/HTTP_PROXY,
-a Hub mirror from HF_ENDPOINT, and HF_HUB_OFFLINE=1 skips the network.
+Downloads use the standard library: proxies come from HTTPS_PROXY and
+HTTP_PROXY, a Hub mirror from HF_ENDPOINT, and HF_HUB_OFFLINE (1, true,
+yes or on, as in ``huggingface_hub``) skips the network.
 """
 
+import hashlib
 import http.client
+import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .offline_tokenizer import TokenizerRebuildError, rebuild_qwen3_tokenizer
+from .checkpoint import CheckpointError, check_checkpoint
+from .offline_tokenizer import (
+    QWEN3_TOKENIZER_SHA256,
+    TokenizerRebuildError,
+    rebuild_qwen3_tokenizer,
+)
 from .random_weights import (
     RANDOM_WEIGHTS_ENV,
     is_random_checkpoint,
@@ -49,22 +64,43 @@ QWEN3_FILES = {
 }
 # Seconds to wait for a server that stops answering
 DOWNLOAD_TIMEOUT = 30
+# A 1.5 GB download meets hiccups: try again this often, pausing
+# RETRY_PAUSE seconds, then twice as long, and so on
+RETRIES = 3
+RETRY_PAUSE = 2.0
+CHUNK_BYTES = 1024 * 1024
+# Status codes worth another try: the server is busy or had a problem
+RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 class DownloadError(RuntimeError):
-    """A file could not be fetched from one URL."""
+    """A file could not be fetched, or what arrived is not the file."""
 
 
 class WeightsNotAvailableError(RuntimeError):
     """The weights are neither on disk nor downloadable."""
 
 
+class InvalidFileError(RuntimeError):
+    """A file on disk is not what its name says; it is left untouched."""
+
+
+class _Retry(Exception):
+    """A failure that another attempt may not have."""
+
+
 def download_qwen3_small(kind="base", tokenizer_only=False, out_dir="qwen3"):
     """Make the Qwen3 0.6B tokenizer (and weights) available in ``out_dir``.
 
-    Introduced in section 2.4 (tokenizer) and 2.5 (weights). Returns a dict
-    with the paths of the files it made available.
+    Introduced in section 2.4 (tokenizer) and 2.5 (weights). Returns
+    nothing, like the book's function; ``qwen3_files`` returns the paths.
     """
+    qwen3_files(kind, tokenizer_only, out_dir)
+
+
+def qwen3_files(kind="base", tokenizer_only=False, out_dir="qwen3"):
+    """Like ``download_qwen3_small``; returns a dict with the paths of
+    the ``"tokenizer"`` (and ``"model"``) files."""
     if kind not in QWEN3_FILES:
         raise ValueError(
             f"kind={kind!r} is not available; use 'base' or 'reasoning'."
@@ -74,6 +110,7 @@ def download_qwen3_small(kind="base", tokenizer_only=False, out_dir="qwen3"):
             f"tokenizer_only must be True or False, got {tokenizer_only!r}."
         )
     out_dir = Path(out_dir)
+    _make_folder(out_dir)
     files = QWEN3_FILES[kind]
     paths = {"tokenizer": _ensure_tokenizer(out_dir / files["tokenizer"])}
     if not tokenizer_only:
@@ -84,21 +121,57 @@ def download_qwen3_small(kind="base", tokenizer_only=False, out_dir="qwen3"):
 def file_urls(filename, endpoint=None):
     """The primary (Hub) and backup URLs of one of the book's files."""
     if endpoint is None:
-        endpoint = os.environ.get("HF_ENDPOINT", HF_ENDPOINT)
+        endpoint = os.environ.get("HF_ENDPOINT") or HF_ENDPOINT
     primary = HF_URL.format(endpoint=endpoint.rstrip("/"), repo=HF_REPO_ID,
                             file=filename)
     return primary, f"{BACKUP_ROOT}/{filename}"
 
 
+def offline_requested():
+    """HF_HUB_OFFLINE, read as huggingface_hub reads it."""
+    value = os.environ.get("HF_HUB_OFFLINE", "")
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _make_folder(folder):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot create the folder {folder} ({_reason(exc)}); choose "
+            "another out_dir"
+        ) from exc
+
+
+# The tokenizer ---------------------------------------------------------------
+
+def tokenizer_problem(path):
+    """None if ``path`` holds Qwen3's tokenizer, else what is wrong."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if digest == QWEN3_TOKENIZER_SHA256:
+        return None
+    with open(path, "rb") as f:
+        start = f.read(200).lstrip().lower()
+    if start.startswith((b"<!doctype", b"<html", b"<")):
+        return ("it is an HTML page, not the tokenizer (a login page, "
+                "proxy or captive portal may have answered instead)")
+    return "its sha256 differs from Qwen3's tokenizer.json"
+
+
 def _ensure_tokenizer(path):
     if path.is_file():
-        print(f"✓ {path} already present")
-        return path
-    errors = _download(path)
+        problem = tokenizer_problem(path)
+        if problem is None:
+            print(f"✓ {path} already present")
+            return path
+        raise InvalidFileError(
+            f"{path} is not the Qwen3 tokenizer: {problem}. Delete the "
+            "file and run again: it is then downloaded (or rebuilt "
+            "offline)."
+        )
+    errors = _download(path, _verify_tokenizer)
     if errors is None:
         return path
-    # The rebuild replaces any partial download of the tokenizer
-    path.with_name(f".{path.name}.part").unlink(missing_ok=True)
     try:
         rebuild_qwen3_tokenizer(path)
     except TokenizerRebuildError as exc:
@@ -113,14 +186,29 @@ def _ensure_tokenizer(path):
     return path
 
 
+def _verify_tokenizer(path):
+    problem = tokenizer_problem(path)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+# The weights -----------------------------------------------------------------
+
 def _ensure_weights(path):
     random_wanted = random_weights_requested()
     if path.is_file():
+        try:
+            check_checkpoint(path, read_values=False)
+        except CheckpointError as exc:
+            raise InvalidFileError(
+                f"{path} is not a Qwen3 0.6B checkpoint: {exc}. Delete the "
+                "file and run again to download it."
+            ) from exc
         if not is_random_checkpoint(path):
             if random_wanted:
                 print(
-                    f"{RANDOM_WEIGHTS_ENV}=1 is set, but {path} holds the "
-                    "real weights: keeping them."
+                    f"{RANDOM_WEIGHTS_ENV}=1 is set, but {path} holds "
+                    "trained weights: keeping them."
                 )
             else:
                 print(f"✓ {path} already present")
@@ -138,20 +226,29 @@ def _ensure_weights(path):
         _print_random_banner(path)
         return path
 
-    errors = _download(path)
+    errors = _download(path, _verify_weights)
     if errors is None:
         return path
     raise WeightsNotAvailableError(_weights_help(path, errors))
 
 
-def _download(path):
+def _verify_weights(path):
+    try:
+        check_checkpoint(path, read_values=True)
+    except CheckpointError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# Downloading -----------------------------------------------------------------
+
+def _download(path, verify):
     """Fetch ``path.name`` into ``path``; return None or the errors seen."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip() in {"1", "true", "yes"}:
+    if offline_requested():
         return ["HF_HUB_OFFLINE is set, so no download was tried"]
     errors = []
     for url in file_urls(path.name):
         try:
-            download_file(url, path)
+            download_file(url, path, verify=verify)
             return None
         except DownloadError as exc:
             errors.append(str(exc))
@@ -159,64 +256,188 @@ def _download(path):
     return errors
 
 
-def download_file(url, dest, timeout=None):
+def download_file(url, dest, timeout=None, verify=None):
     """Download ``url`` to ``dest``, resuming an interrupted download.
 
-    The bytes go to a hidden ``.<name>.part`` file beside ``dest``, renamed
-    to ``dest`` only once the whole body (as announced by the server) has
-    arrived, so ``dest`` never looks complete when it is not. After a
-    failure the part file stays, and the next call asks the server for the
-    missing bytes only (an HTTP Range request). Raises ``DownloadError``.
+    The bytes go to a hidden ``.<name>.part`` file beside ``dest``, with
+    the URL and the server's ETag/Last-Modified in ``.<name>.part.json``.
+    Only a complete part file that passes ``verify`` (a function that
+    raises ``ValueError`` for a bad file) is renamed to ``dest``. After a
+    network failure the part file stays, and the next call asks the same
+    URL for the missing bytes only. Raises ``DownloadError``.
     """
     dest = Path(dest)
+    _make_folder(dest.parent)
     part = dest.with_name(f".{dest.name}.part")
+    meta = dest.with_name(f".{dest.name}.part.json")
     timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
-    done = part.stat().st_size if part.is_file() else 0
-    headers = {"Range": f"bytes={done}-"} if done else {}
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            if response.status != 206:  # the whole file: start over
-                done = 0
-            length = response.headers.get("Content-Length")
-            total = done + int(length) if length is not None else None
-            with open(part, "ab" if done else "wb") as f:
-                _copy_with_progress(response, f, dest.name, done, total)
-                size = f.tell()
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416:  # the part file does not fit: start over
-            part.unlink(missing_ok=True)
-        raise DownloadError(f"{url}: {_short(exc)}") from exc
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        raise DownloadError(
-            f"{url}: {_short(exc)} (run again to resume)"
-        ) from exc
-    if total is not None and size != total:
-        raise DownloadError(
-            f"{url}: connection closed after {size} of {total} bytes "
-            "(run again to resume)"
-        )
+    pause = RETRY_PAUSE
+    for attempt in range(1, RETRIES + 2):
+        try:
+            _fetch(url, part, meta, timeout)
+            break
+        except _Retry as exc:
+            have = part.stat().st_size if part.is_file() else 0
+            if attempt > RETRIES:
+                resume = (f"; run again to resume from byte {have}"
+                          if have else "")
+                raise DownloadError(
+                    f"{url}: {exc} (tried {attempt} times{resume})"
+                ) from None
+            print(f"{dest.name}: {exc}; trying again in {pause:g} s "
+                  f"({attempt}/{RETRIES})")
+            time.sleep(pause)
+            pause *= 2
+    if verify is not None:
+        try:
+            verify(part)
+        except ValueError as exc:
+            _discard(part, meta)
+            raise DownloadError(
+                f"{url}: the downloaded file is not {dest.name}: {exc}; "
+                "it was deleted"
+            ) from exc
     os.replace(part, dest)
+    meta.unlink(missing_ok=True)
     return dest
 
 
-def _copy_with_progress(response, f, name, done, total):
-    while chunk := response.read(1024 * 1024):
-        f.write(chunk)
-        done += len(chunk)
+def _fetch(url, part, meta, timeout):
+    """One attempt: fetch what ``part`` is missing. Raises ``_Retry`` for
+    failures worth another attempt, ``DownloadError`` for the others."""
+    state = _read_state(meta)
+    done = part.stat().st_size if part.is_file() else 0
+    if done and state.get("url") != url:  # begun elsewhere: start over
+        _discard(part, meta)
+        done, state = 0, {}
+    if done and done == state.get("total"):
+        return  # complete already (stopped before the rename)
+
+    headers = {}
+    if done:
+        headers["Range"] = f"bytes={done}-"
+        validator = state.get("etag") or state.get("last_modified")
+        if validator:  # the rest only if the file did not change
+            headers["If-Range"] = validator
+    try:
+        response = urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=timeout
+        )
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and done:  # nothing after byte `done`
+            size = exc.headers.get("Content-Range", "").rpartition("/")[2]
+            if size == str(done):  # the part file is the whole file
+                return
+            _discard(part, meta)
+            raise _Retry("the server refused to resume; starting over") \
+                from None
+        if exc.code in RETRY_STATUS:
+            raise _Retry(f"HTTP {exc.code} {exc.reason}") from None
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Retry(_reason(exc)) from None
+
+    with response:
+        if response.status == 206:
+            start, total = _content_range(response)
+            if start != done or (state.get("total") not in (None, total)):
+                _discard(part, meta)
+                raise _Retry(
+                    f"the server sent bytes from {start} of a {total}-byte "
+                    f"file, not from {done} of the file begun; starting "
+                    "over"
+                )
+        else:  # the whole file: start over
+            done = 0
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+        _write_state(meta, {
+            "url": url, "total": total,
+            "etag": response.headers.get("ETag"),
+            "last_modified": response.headers.get("Last-Modified"),
+        })
+        size = _copy(response, part, done, total)
+    if total is not None and size != total:
+        raise _Retry(f"connection closed after {size} of {total} bytes")
+
+
+def _content_range(response):
+    """(first byte, total size) from a 206's ``Content-Range`` header;
+    (-1, None) if it is missing or malformed."""
+    value = response.headers.get("Content-Range", "")
+    try:
+        unit, spec = value.split(" ", 1)
+        span, total = spec.split("/")
+        first, last = (int(n) for n in span.split("-"))
+        total = int(total)
+    except ValueError:
+        return -1, None
+    if unit != "bytes" or last != total - 1:
+        return -1, None
+    return first, total
+
+
+def _copy(response, part, done, total):
+    """Append the body to ``part`` (or write it anew when ``done`` is 0),
+    printing progress; return the part file's size."""
+    name = part.name.removeprefix(".").removesuffix(".part")
+    try:
+        f = open(part, "ab" if done else "wb")
+    except OSError as exc:
+        raise DownloadError(f"cannot write {part}: {_reason(exc)}") from exc
+    with f:
+        while True:
+            try:
+                chunk = response.read(CHUNK_BYTES)
+            except (OSError, http.client.HTTPException) as exc:
+                raise _Retry(_reason(exc)) from None
+            if not chunk:
+                break
+            try:
+                f.write(chunk)
+            except OSError as exc:
+                raise DownloadError(
+                    f"cannot write {part}: {_reason(exc)}"
+                ) from exc
+            done += len(chunk)
+            if total:
+                sys.stdout.write(
+                    f"\r{name}: {done * 100 // total:3d}% "
+                    f"({done // 2**20} MiB / {total // 2**20} MiB)"
+                )
+                sys.stdout.flush()
         if total:
-            sys.stdout.write(
-                f"\r{name}: {done * 100 // total:3d}% "
-                f"({done // 2**20} MiB / {total // 2**20} MiB)"
-            )
-            sys.stdout.flush()
-    if total:
-        sys.stdout.write("\n")
+            sys.stdout.write("\n")
+        return f.tell()
 
 
-def _short(exc):
+def _read_state(meta):
+    try:
+        state = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(meta, state):
+    try:
+        meta.write_text(json.dumps(state))
+    except OSError as exc:
+        raise DownloadError(f"cannot write {meta}: {_reason(exc)}") from exc
+
+
+def _discard(part, meta):
+    part.unlink(missing_ok=True)
+    meta.unlink(missing_ok=True)
+
+
+def _reason(exc):
+    if isinstance(exc, urllib.error.URLError) and exc.reason is not None:
+        exc = exc.reason if isinstance(exc.reason, Exception) else exc
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def _weights_help(path, errors):
@@ -247,4 +468,3 @@ def _print_random_banner(path):
         "!! GIBBERISH. Unset the variable to download the real weights.\n"
         f"{line}"
     )
-

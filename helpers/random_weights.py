@@ -6,6 +6,9 @@ the book's loading code runs unchanged and costs exactly as much. The text it
 produces is gibberish. Such a file is recognizable by its contents (every
 RMSNorm scale is exactly 1.0, which no trained model has), so it is never
 taken for the real weights once the variable is unset.
+
+Writing one uses its own seeded random generator: the global one, which a
+notebook's unseeded sampling draws from, is left as it was.
 """
 
 import os
@@ -18,8 +21,6 @@ from .atomic import atomic_path
 
 RANDOM_WEIGHTS_ENV = "QWEN3_RANDOM_WEIGHTS"
 RANDOM_WEIGHTS_SEED = 123
-# The tensor whose values tell random weights from trained ones
-_FINGERPRINT_KEY = "final_norm.scale"
 
 
 def random_weights_requested():
@@ -28,10 +29,17 @@ def random_weights_requested():
     return value in {"1", "true", "yes", "on"}
 
 
+def seeded_model(cfg, seed):
+    """``Qwen3Model(cfg)`` initialized from ``seed``, without touching the
+    global random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Qwen3Model(cfg)
+
+
 def random_state_dict(cfg=QWEN_CONFIG_06_B, seed=RANDOM_WEIGHTS_SEED):
     """A seeded random ``state_dict`` for ``Qwen3Model(cfg)``."""
-    torch.manual_seed(seed)
-    return Qwen3Model(cfg).state_dict()
+    return seeded_model(cfg, seed).state_dict()
 
 
 def write_random_checkpoint(path, cfg=QWEN_CONFIG_06_B):
@@ -41,19 +49,20 @@ def write_random_checkpoint(path, cfg=QWEN_CONFIG_06_B):
     return Path(path)
 
 
-def is_random_checkpoint(path):
-    """True if ``path`` is a checkpoint written in random-weights mode.
+def norm_scale_keys(state):
+    """The keys of every RMSNorm scale in a Qwen3 ``state_dict``."""
+    return [key for key in state
+            if key.endswith(".scale") and "norm" in key.rsplit(".", 2)[-2]]
 
-    Memory-maps the file, so only the one tensor it looks at is read.
+
+def is_random_checkpoint(path):
+    """True if ``path`` is a checkpoint written in random-weights mode:
+    every RMSNorm scale is exactly 1.0.
+
+    Memory-maps the file, so only the norm scales are read.
     """
-    try:
-        state = torch.load(
-            path, map_location="cpu", mmap=True, weights_only=True
-        )
-    except Exception as exc:
-        raise ValueError(
-            f"{path} is not a readable PyTorch checkpoint ({exc}). "
-            "Delete it and run the download again."
-        ) from exc
-    scale = state.get(_FINGERPRINT_KEY) if isinstance(state, dict) else None
-    return scale is not None and bool(torch.all(scale == 1.0))
+    state = torch.load(path, map_location="cpu", mmap=True,
+                       weights_only=True)
+    keys = norm_scale_keys(state) if isinstance(state, dict) else []
+    return bool(keys) and all(bool(torch.all(state[key] == 1.0))
+                              for key in keys)

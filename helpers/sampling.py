@@ -39,6 +39,24 @@ def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
         )
 
 
+def check_generator(generator, device):
+    """A ``torch.Generator`` must live on the device it draws for."""
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got "
+            f"{type(generator).__name__}; for example "
+            "torch.Generator().manual_seed(123)."
+        )
+    if generator.device.type != torch.device(device).type:
+        raise ValueError(
+            f"generator is on {generator.device.type} but the model runs "
+            f"on {torch.device(device).type}; create it there: "
+            f"torch.Generator(device={torch.device(device).type!r})."
+        )
+
+
 def apply_temperature(logits, temperature):
     """Divide the logits by ``temperature`` (> 0).
 
@@ -60,24 +78,52 @@ def top_k_filter(logits, top_k):
     return logits.masked_fill(logits < v[:, [-1]], -torch.inf)
 
 
+# top-p sorts only this many of the most likely tokens when they already
+# hold the nucleus (nearly always), instead of all 151,936
+TOP_P_CANDIDATES = 1024
+# Cumulative sums in float32 differ by about 1e-5 with the order of
+# summation: closer than this to top_p, a token's fate is decided with
+# transformers' own arithmetic
+TOP_P_MARGIN = 1e-3
+
+
 def top_p_filter(logits, top_p):
     """Keep the smallest set of most probable tokens whose probabilities
     add up to at least ``top_p`` (nucleus sampling); -inf for the rest.
 
     The token that crosses ``top_p`` is kept, so at least one token always
-    survives.
+    survives. The same tokens as Hugging Face's ``TopPLogitsWarper``,
+    which sorts the whole vocabulary; here only the most likely
+    ``TOP_P_CANDIDATES`` are sorted, unless the nucleus needs more or a
+    token lies within rounding distance of the threshold.
     """
     if top_p >= 1.0:
         return logits
-    sorted_logits, sorted_idx = torch.sort(logits, dim=-1, descending=True)
-    probas = torch.softmax(sorted_logits.float(), dim=-1)
-    # Probability mass of the tokens ranked above each token
-    mass_before = probas.cumsum(dim=-1) - probas
+    k = min(TOP_P_CANDIDATES, logits.size(-1))
+    probas = torch.softmax(logits.float(), dim=-1)
+    top_probas, top_idx = torch.topk(probas, k, dim=-1)  # sorted
+    # Probability mass of the tokens ranked above each candidate
+    mass_before = top_probas.cumsum(dim=-1) - top_probas
+    near = (mass_before - top_p).abs() < TOP_P_MARGIN
+    short = top_probas.sum(dim=-1) < top_p + TOP_P_MARGIN
+    if k == logits.size(-1) or bool(near.any() | short.any()):
+        return _top_p_filter_sorted(logits, top_p)
     remove = mass_before >= top_p
     remove[:, 0] = False  # the most probable token always stays
-    sorted_logits = sorted_logits.masked_fill(remove, -torch.inf)
-    # Put the filtered logits back in vocabulary order
-    return torch.empty_like(logits).scatter_(-1, sorted_idx, sorted_logits)
+    kept = logits.gather(-1, top_idx).masked_fill(remove, -torch.inf)
+    # Every token outside the candidates is beyond the nucleus
+    return torch.full_like(logits, -torch.inf).scatter_(-1, top_idx, kept)
+
+
+def _top_p_filter_sorted(logits, top_p):
+    """top-p over the whole vocabulary, with transformers' arithmetic:
+    ascending order, remove what adds up to at most 1 - top_p."""
+    sorted_logits, sorted_idx = torch.sort(logits, dim=-1)
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    remove = cumulative <= 1 - top_p
+    remove[:, -1] = False  # the most probable token always stays
+    remove = remove.scatter(-1, sorted_idx, remove)
+    return logits.masked_fill(remove, -torch.inf)
 
 
 def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
@@ -90,6 +136,7 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
     ``torch.Generator``) for reproducible draws.
     """
     check_sampling_args(temperature, top_k, top_p)
+    check_generator(generator, logits.device)
     if logits.dim() != 2:
         raise ValueError(
             f"logits must have shape (batch, vocab_size), got "

@@ -5,7 +5,8 @@ results are exact and deterministic on any CPU.
 """
 
 import torch
-from reasoning_from_scratch.qwen3 import Qwen3Model
+
+from .random_weights import seeded_model
 
 TINY_QWEN3_CONFIG = {
     "vocab_size": 64,
@@ -23,6 +24,6 @@ TINY_QWEN3_CONFIG = {
 
 
 def tiny_qwen3_model(seed=123, cfg=TINY_QWEN3_CONFIG):
-    """A seeded, randomly initialized tiny Qwen3 model in eval mode."""
-    torch.manual_seed(seed)
-    return Qwen3Model(cfg).eval()
+    """A seeded, randomly initialized tiny Qwen3 model in eval mode (the
+    global random state is left as it was)."""
+    return seeded_model(cfg, seed).eval()

@@ -1,11 +1,20 @@
 """A real HTTP server on 127.0.0.1 that plays the Hub and the backup host.
 
-Each file name maps to a behaviour: "ok" serves the body (and honours Range
-requests with 206 Partial Content), "no-range" always sends the whole body,
-"missing" answers 404, "truncate" announces the full length but closes
-half-way, "truncate-once" does that on the first GET only, and "hang"
-accepts the connection and never answers. Every request is recorded (with
-its Range header), so a test can assert what was asked for.
+Each file name maps to a behaviour:
+
+- "ok": serves the body, honours Range requests with 206 Partial Content
+  (and 416 when the range starts at or after the end), and If-Range: a
+  validator that is not the file's current ETag gets the whole file;
+- "no-range": always sends the whole body;
+- "bad-range": answers a Range request with 206 and the bytes from 0 (a
+  Content-Range that does not start where it was asked to);
+- "missing": 404; "busy-once": 503 on the first GET, then "ok";
+- "truncate": announces the full length but closes half-way;
+  "truncate-once": that on the first GET only, then "ok";
+- "hang": accepts the connection and never answers.
+
+Every request is recorded with its Range and If-Range headers, so a test
+can assert what was asked for.
 """
 
 import hashlib
@@ -17,12 +26,17 @@ BACKUP_PREFIX = "/backup/"
 FAKE_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
+def etag(body):
+    return f'"{hashlib.sha256(body).hexdigest()}"'
+
+
 class FakeFileServer:
     def __init__(self):
         self.files = {}  # name -> (behaviour, body)
         self.requests = []
         self.ranges = []
-        self.truncated = set()
+        self.if_ranges = []
+        self.seen = set()  # names served once (for the "-once" behaviours)
         self.release = threading.Event()
         server = self
 
@@ -52,52 +66,62 @@ class FakeFileServer:
 
     def _handle(self, handler, send_body):
         self.requests.append((handler.command, handler.path))
-        self.ranges.append(handler.headers.get("Range"))
+        wanted = handler.headers.get("Range")
+        if_range = handler.headers.get("If-Range")
+        self.ranges.append(wanted)
+        self.if_ranges.append(if_range)
         path = handler.path.split("?")[0]
         name = None
         for prefix in (HUB_PREFIX, BACKUP_PREFIX):
             if path.startswith(prefix):
                 name = path[len(prefix):]
         behaviour, body = self.files.get(name, ("missing", b""))
+        if behaviour.endswith("-once") and send_body:
+            first = name not in self.seen
+            self.seen.add(name)
+            behaviour = behaviour.removesuffix("-once") if first else "ok"
         if behaviour == "hang":
             # Bounded: the test's teardown (or 60 s) releases it
             self.release.wait(timeout=60)
             return
-        if behaviour == "missing":
-            handler.send_response(404)
+        if behaviour in ("missing", "busy"):
+            handler.send_response(404 if behaviour == "missing" else 503)
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return
-        if behaviour == "truncate-once" and send_body:
-            if name in self.truncated:
-                behaviour = "ok"
-            else:
-                self.truncated.add(name)
-                behaviour = "truncate"
         start = 0
-        wanted = handler.headers.get("Range")
-        if wanted and behaviour == "ok":
+        if wanted and behaviour in ("ok", "truncate", "bad-range") and (
+            if_range is None or if_range == etag(body)
+        ):
             start = int(wanted.removeprefix("bytes=").rstrip("-"))
+            if start >= len(body):
+                handler.send_response(416)
+                handler.send_header("Content-Range", f"bytes */{len(body)}")
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            if behaviour == "bad-range":
+                start = 0  # the wrong bytes, and says so
             handler.send_response(206)
             handler.send_header(
                 "Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}"
             )
         else:
             handler.send_response(200)
-        body = body[start:]
-        handler.send_header("Content-Length", str(len(body)))
+        part = body[start:]
+        handler.send_header("Content-Length", str(len(part)))
         handler.send_header("Content-Type", "application/octet-stream")
-        handler.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')
+        handler.send_header("ETag", etag(body))
         handler.send_header("X-Repo-Commit", FAKE_COMMIT)
         handler.end_headers()
         if not send_body:
             return
         if behaviour == "truncate":
-            handler.wfile.write(body[: len(body) // 2])
+            handler.wfile.write(part[: len(part) // 2])
             handler.wfile.flush()
             handler.close_connection = True
             return
-        handler.wfile.write(body)
+        handler.wfile.write(part)
 
     def __enter__(self):
         self.thread.start()

@@ -1,12 +1,18 @@
-"""generate / generate_stream / beam_search on tiny models."""
+"""generate / generate_stream / beam_search on tiny and scripted models.
+
+The comparisons with Hugging Face transformers are in
+test_transformers_reference.py.
+"""
 
 import itertools
 
 import pytest
 import torch
+from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
 
 from helpers import generate_text_basic
 from helpers.decoding import beam_search, generate, generate_stream
+from helpers.sampling import check_generator
 
 PROMPT = torch.tensor([[1, 5, 9, 2, 7]])
 BATCH = torch.tensor([[1, 5, 9, 2, 7], [3, 3, 8, 1, 4]])
@@ -52,15 +58,42 @@ def test_eos_in_one_row_matches_the_book_loop(tiny_model):
     assert torch.equal(out, expected)
 
 
-def test_beam_width_one_is_greedy(tiny_model):
-    expected = generate_text_basic(tiny_model, PROMPT, 10)
-    tokens, _ = beam_search(tiny_model, PROMPT, 10, beam_width=1)
-    assert torch.equal(tokens, expected)
-    eos = int(expected[0, 6])
-    expected_eos = generate_text_basic(tiny_model, PROMPT, 10, eos)
-    tokens_eos, _ = beam_search(tiny_model, PROMPT, 10, beam_width=1,
-                                eos_token_id=eos)
-    assert torch.equal(tokens_eos, expected_eos)
+def test_several_eos_ids_stop_at_whichever_comes_first(tiny_model):
+    free = generate_text_basic(tiny_model, PROMPT, 12)[0].tolist()
+    first, later = free[3], free[7]
+    stop = min(free.index(first), free.index(later))
+    for eos in ([first, later], [later, first], (later, first)):
+        out = generate(tiny_model, PROMPT, 12, eos_token_id=eos)
+        assert out[0].tolist() == free[:stop]
+    assert generate(tiny_model, PROMPT, 12, eos_token_id=[later])[
+        0].tolist() == free[:free.index(later)]
+
+
+class CountingModel(torch.nn.Module):
+    """Wraps a model and records the shape of every forward call."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.cfg = model.cfg
+        self.calls = []
+
+    def reset_kv_cache(self):
+        self.model.reset_kv_cache()
+
+    def forward(self, in_idx, cache=None):
+        self.calls.append(tuple(in_idx.shape))
+        return self.model(in_idx, cache=cache)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_no_forward_pass_after_the_last_token(tiny_model, use_cache):
+    model = CountingModel(tiny_model)
+    out = generate(model, PROMPT, 6, use_cache=use_cache)
+    assert out.shape == (1, 6)
+    assert len(model.calls) == 6  # one per token, none wasted
+    if use_cache:
+        assert model.calls == [(1, 5)] + [(1, 1)] * 5
 
 
 def test_same_seed_same_output(tiny_model):
@@ -98,6 +131,13 @@ def test_stop_sequence_ends_generation_and_is_kept(tiny_model):
     assert out[0].tolist() == free[:5]
 
 
+def test_stop_sequences_from_a_generator_are_used(tiny_model):
+    free = generate_text_basic(tiny_model, PROMPT, 12)[0].tolist()
+    stops = (seq for seq in [free[3:5]])  # read once, when called
+    out = generate(tiny_model, PROMPT, 12, stop_sequences=stops)
+    assert out[0].tolist() == free[:5]
+
+
 def test_stop_sequence_in_one_row_of_a_batch(tiny_model):
     free = generate_text_basic(tiny_model, BATCH, 10).tolist()
     # A two-token sequence that row 1 produces and row 0 does not
@@ -117,28 +157,176 @@ def test_batch_with_stop_sequences_needs_a_pad_token(tiny_model):
         generate(tiny_model, BATCH, 3, stop_sequences=[[1, 2]])
 
 
+# Stop strings, with the real tokenizer
+
+
+class ScriptedModel(torch.nn.Module):
+    """A 'model' that continues any prompt with a fixed script of token
+    ids: logit 10 for the scripted token, 0 for all others."""
+
+    def __init__(self, script, prompt_length, vocab_size=151_936):
+        super().__init__()
+        self.script = script
+        self.prompt_length = prompt_length
+        self.cfg = {"n_layers": 1, "vocab_size": vocab_size,
+                    "context_length": 4096}
+        self.current_pos = 0
+
+    def reset_kv_cache(self):
+        self.current_pos = 0
+
+    def forward(self, in_idx, cache=None):
+        n = in_idx.shape[1]
+        start = self.current_pos if cache is not None else 0
+        if cache is not None:
+            self.current_pos += n
+        logits = torch.zeros(in_idx.shape[0], n, self.cfg["vocab_size"])
+        for j in range(n):
+            k = start + j + 1 - self.prompt_length  # the token to predict
+            if 0 <= k < len(self.script):
+                logits[:, j, self.script[k]] = 10.0
+        return logits
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tokenizer_path):
+    return Qwen3Tokenizer(tokenizer_file_path=tokenizer_path)
+
+
+def scripted(tokenizer, prompt, continuation):
+    prompt_ids = tokenizer.encode(prompt)
+    script = tokenizer.encode(continuation)
+    return ScriptedModel(script, len(prompt_ids)), torch.tensor(
+        [prompt_ids]
+    ), script
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_stop_string_inside_one_token(tokenizer, use_cache):
+    # ".\n\n" is one token (382): the ids of "\n\n" (271) never appear
+    model, prompt, script = scripted(
+        tokenizer, "Describe a cat.", " Cats purr.\n\nDogs bark loudly."
+    )
+    assert 382 in script and 271 not in script
+    out = generate(model, prompt, 30, stop_strings=["\n\n"],
+                   tokenizer=tokenizer, use_cache=use_cache)
+    assert tokenizer.decode(out[0].tolist()) == " Cats purr.\n\n"
+    ids_only = generate(model, prompt, 30, stop_sequences=[[271]],
+                        use_cache=use_cache)
+    assert ids_only.shape[1] == 30  # the id of "\n\n" never came
+
+
+def test_stop_string_spanning_two_tokens(tokenizer):
+    model, prompt, script = scripted(
+        tokenizer, "Q: capital of France?", "\nA: Paris.\nQuestion: next"
+    )
+    pieces = [tokenizer.decode([i]) for i in script]
+    assert "Question" in pieces and ":" in pieces  # two tokens
+    out = generate(model, prompt, 30, stop_strings=["Question:"],
+                   tokenizer=tokenizer)
+    assert tokenizer.decode(out[0].tolist()) == "\nA: Paris.\nQuestion:"
+
+
+def test_stop_string_that_begins_in_the_prompt(tokenizer):
+    # The prompt ends with "\n", the first new token adds the second one
+    model, prompt, _ = scripted(tokenizer, "A list:\n", "\nmore text")
+    out = generate(model, prompt, 10, stop_strings=["\n\n"],
+                   tokenizer=tokenizer)
+    assert out.shape[1] == 1
+
+
+def test_stop_string_in_one_row_of_a_batch(tokenizer):
+    first = tokenizer.encode(" one two three four five six")
+    second = tokenizer.encode(" alpha. beta gamma delta")
+
+    model = ScriptedModel(first, 1)
+    other = ScriptedModel(second, 1)
+
+    class Batch(torch.nn.Module):
+        cfg = model.cfg
+
+        def reset_kv_cache(self):
+            model.reset_kv_cache()
+            other.reset_kv_cache()
+
+        def forward(self, in_idx, cache=None):
+            return torch.cat([model(in_idx[:1], cache),
+                              other(in_idx[1:], cache)])
+
+    prompt = torch.tensor([[100], [100]])
+    out = generate(Batch(), prompt, 8, stop_strings=["."],
+                   tokenizer=tokenizer, pad_token_id=0, use_cache=False)
+    assert out[0].tolist()[:len(first)] == first
+    cut = second.index(tokenizer.encode(".")[0]) + 1
+    assert out[1].tolist() == second[:cut] + [0] * (8 - cut)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"temperature": -1}, ValueError, "temperature"),
-        ({"top_k": 0, "temperature": 1}, ValueError, "top_k"),
-        ({"top_p": 2, "temperature": 1}, ValueError, "top_p"),
-        ({"stop_sequences": "User:"}, TypeError, "tokenizer.encode"),
-        ({"stop_sequences": [[]]}, TypeError, "non-empty"),
+        ({"stop_strings": ["\n"]}, TypeError, "pass tokenizer=tokenizer"),
+        ({"stop_strings": [""], "tokenizer": "tok"}, ValueError,
+         "empty string"),
+        ({"stop_strings": [271], "tokenizer": "tok"}, TypeError,
+         "stop_sequences"),
     ],
 )
-def test_generate_bad_arguments(tiny_model, kwargs, error, message):
+def test_stop_string_arguments(tiny_model, kwargs, error, message):
     with pytest.raises(error, match=message):
-        generate(tiny_model, PROMPT, 3, **kwargs)
+        generate_stream(tiny_model, PROMPT, 3, **kwargs)
 
 
-def test_generate_max_new_tokens_checked(tiny_model):
-    with pytest.raises(ValueError, match="max_new_tokens must be >= 0"):
-        generate(tiny_model, PROMPT, -1)
+# Arguments are checked when the function is called
+
+
+@pytest.mark.parametrize("fn", [generate, generate_stream])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "message"),
+    [
+        (([1, 2, 3], 5), {}, TypeError, "unsqueeze"),
+        ((torch.tensor([1, 2, 3]), 5), {}, ValueError, "unsqueeze"),
+        ((torch.tensor([[1.0, 2.0]]), 5), {}, TypeError, "integer"),
+        ((torch.zeros(1, 0, dtype=torch.long), 5), {}, ValueError,
+         "at least one"),
+        ((PROMPT, -1), {}, ValueError, "max_new_tokens must be >= 0"),
+        ((PROMPT, 2.5), {}, TypeError, "max_new_tokens must be an int"),
+        ((PROMPT, 3), {"temperature": -1}, ValueError, "temperature"),
+        ((PROMPT, 3), {"top_k": 0, "temperature": 1}, ValueError, "top_k"),
+        ((PROMPT, 3), {"top_p": 2, "temperature": 1}, ValueError, "top_p"),
+        ((PROMPT, 3), {"stop_sequences": "User:"}, TypeError,
+         "stop_strings"),
+        ((PROMPT, 3), {"stop_sequences": [[]]}, TypeError, "non-empty"),
+        ((PROMPT, 3), {"eos_token_id": "<|endoftext|>"}, TypeError,
+         "eos_token_id must be an int, a list of ints"),
+        ((PROMPT, 3), {"eos_token_id": []}, TypeError, "eos_token_id"),
+        ((PROMPT, 3), {"eos_token_id": [1, 64]}, ValueError,
+         "eos_token_id 64 is not a token"),
+        ((PROMPT, 3), {"generator": 123}, TypeError, "torch.Generator"),
+        ((PROMPT, 124), {}, ValueError,
+         r"prompt has 5 tokens and max_new_tokens is 124, 129 in all, but "
+         r"the model's context length is 128: use max_new_tokens <= 123"),
+        ((torch.ones(1, 130, dtype=torch.long), 0), {}, ValueError,
+         "prompt has 130 tokens, but the model's context length is 128"),
+    ],
+)
+def test_bad_arguments_fail_at_the_call(tiny_model, fn, args, kwargs,
+                                        error, message):
+    with pytest.raises(error, match=message):
+        fn(tiny_model, *args, **kwargs)  # no next(): the call itself
+
+
+def test_generator_on_another_device_than_the_logits():
+    with pytest.raises(ValueError, match="generator is on cpu but the "
+                       "model runs on cuda"):
+        check_generator(torch.Generator(), torch.device("cuda"))
+
+
+def test_generate_max_new_tokens_zero(tiny_model):
     assert generate(tiny_model, BATCH, 0).shape == (2, 0)
 
 
-# Beam search
+# Beam search (transformers' semantics are checked against transformers
+# itself; these tests use hand-built models where the answer is known)
 
 
 class MarkovModel(torch.nn.Module):
@@ -190,17 +378,23 @@ def test_beam_search_beats_greedy_where_greedy_is_suboptimal():
     assert score > path_logprob(model, 0, greedy)
 
 
-def test_beams_advance_in_one_batched_forward_pass():
+def test_beams_advance_in_one_batched_forward_pass_of_constant_shape():
     model = MarkovModel()
-    beam_search(model, torch.tensor([[0]]), 5, beam_width=3)
-    # One prefill, then one call per further step with all beams at once
-    assert model.calls == [(1, 1)] + [(3, 1)] * 4
+    beam_search(model, torch.tensor([[0]]), 5, beam_width=2)
+    # One prefill, then one call per further step with every beam
+    assert model.calls == [(1, 1)] + [(2, 1)] * 4
+
+
+def test_beam_width_one_without_eos_is_greedy(tiny_model):
+    expected = generate_text_basic(tiny_model, PROMPT, 10)
+    tokens, _ = beam_search(tiny_model, PROMPT, 10, beam_width=1)
+    assert torch.equal(tokens, expected)
 
 
 def test_wide_beam_finds_the_best_sequence_exhaustively(tiny_model):
     vocab = tiny_model.cfg["vocab_size"]
-    tokens, score = beam_search(tiny_model, PROMPT, 2, beam_width=vocab,
-                                length_penalty=0.0)
+    tokens, score = beam_search(tiny_model, PROMPT, 2,
+                                beam_width=vocab // 2, length_penalty=0.0)
     with torch.inference_mode():
         best = max(
             itertools.product(range(vocab), repeat=2),
@@ -219,12 +413,31 @@ def sum_logprob(model, prompt, pair):
     return (logprobs[n - 1, pair[0]] + logprobs[n, pair[1]]).item()
 
 
-def test_length_penalty_normalizes_by_length():
+def test_length_penalty_divides_by_the_length():
     model = MarkovModel()
     tokens, score = beam_search(model, torch.tensor([[0]]), 3,
                                 beam_width=2, length_penalty=1.0)
     raw = path_logprob(model, 0, tokens[0].tolist())
     assert score == pytest.approx(raw / 3)
+
+
+def test_finished_beams_do_not_take_live_slots():
+    """Token 0 is EOS. At the second step, [1, EOS] is the second-best
+    continuation: it becomes a finished hypothesis, and two beams stay
+    alive. Its score counts EOS in the length."""
+    model = MarkovModel()
+    tokens, score = beam_search(model, torch.tensor([[0]]), 4,
+                                beam_width=2, eos_token_id=0,
+                                length_penalty=1.0, early_stopping=True)
+    assert model.calls[0] == (1, 1)
+    assert set(model.calls[1:]) == {(2, 1)}  # never fewer live beams
+    path = tokens[0].tolist()
+    assert 0 not in path  # EOS is left out, as in the book's loops
+    if len(path) < 4:  # it ended with EOS
+        expected = path_logprob(model, 0, path + [0]) / (len(path) + 1)
+    else:
+        expected = path_logprob(model, 0, path) / 4
+    assert score == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -233,6 +446,8 @@ def test_length_penalty_normalizes_by_length():
         ({"beam_width": 0}, ValueError, "beam_width must be >= 1"),
         ({"beam_width": 2.0}, TypeError, "beam_width must be an int"),
         ({"length_penalty": "long"}, TypeError, "length_penalty"),
+        ({"early_stopping": "soon"}, ValueError, "early_stopping"),
+        ({"eos_token_id": 99}, ValueError, "not a token"),
     ],
 )
 def test_beam_search_bad_arguments(tiny_model, kwargs, error, message):
@@ -243,3 +458,8 @@ def test_beam_search_bad_arguments(tiny_model, kwargs, error, message):
 def test_beam_search_takes_one_prompt(tiny_model):
     with pytest.raises(ValueError, match="once per prompt"):
         beam_search(tiny_model, BATCH, 3)
+
+
+def test_beam_search_checks_the_context_length(tiny_model):
+    with pytest.raises(ValueError, match="context length is 128"):
+        beam_search(tiny_model, PROMPT, 200)

@@ -1,24 +1,30 @@
 """download_qwen3_small against a real HTTP server on 127.0.0.1."""
 
 import hashlib
+import io
+import json
 
 import pytest
 import torch
 
+import helpers.checkpoint as checkpoint
 import helpers.download as download
 from helpers import download_qwen3_small
 from helpers.download import (
     DownloadError,
+    InvalidFileError,
     WeightsNotAvailableError,
     download_file,
+    qwen3_files,
 )
 from helpers.offline_tokenizer import QWEN3_TOKENIZER_SHA256
-from helpers.random_weights import write_random_checkpoint
+from helpers.random_weights import seeded_model, write_random_checkpoint
 from helpers.tiny_model import TINY_QWEN3_CONFIG
-from http_server import FakeFileServer
+from http_server import FakeFileServer, etag
 
 WEIGHTS = "qwen3-0.6B-base.pth"
 TOKENIZER = "tokenizer-base.json"
+HTML = b"<!DOCTYPE html><html><body>Please log in to the Wi-Fi</body></html>"
 
 
 @pytest.fixture
@@ -27,78 +33,224 @@ def server(monkeypatch):
         monkeypatch.setenv("HF_ENDPOINT", srv.url)
         monkeypatch.setattr(download, "BACKUP_ROOT", srv.url + "/backup")
         monkeypatch.setattr(download, "DOWNLOAD_TIMEOUT", 1.0)
+        monkeypatch.setattr(download, "RETRY_PAUSE", 0.0)
+        # Downloaded weights must fit the tiny model, not the 0.6B one
+        monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG",
+                            TINY_QWEN3_CONFIG)
         yield srv
+
+
+@pytest.fixture(scope="module")
+def tokenizer_bytes(tokenizer_path):
+    return tokenizer_path.read_bytes()
+
+
+def checkpoint_bytes(trained=True, change=None):
+    """A tiny Qwen3 checkpoint; `trained` gives its norms scales other
+    than 1.0, as trained weights have."""
+    state = seeded_model(TINY_QWEN3_CONFIG, seed=1).state_dict()
+    if trained:
+        for key in state:
+            if key.endswith("norm.scale") or ".norm" in key:
+                state[key] = state[key] * 0.5
+    if change:
+        change(state)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
 
 
 def files_in(folder):
     return sorted(p.name for p in folder.rglob("*") if p.is_file())
 
 
-def test_downloads_complete_files(server, tmp_path):
-    server.add(TOKENIZER, b'{"tokenizer": 1}')
-    server.add(WEIGHTS, b"w" * 3_000_000)
-    paths = download_qwen3_small(out_dir=tmp_path)
-    assert paths["model"].read_bytes() == b"w" * 3_000_000
-    assert paths["tokenizer"].read_bytes() == b'{"tokenizer": 1}'
+def serve_both(server, tokenizer_bytes):
+    server.add(TOKENIZER, tokenizer_bytes)
+    server.add(WEIGHTS, checkpoint_bytes())
+
+
+def test_first_run_into_new_nested_folders(server, tokenizer_bytes,
+                                           tmp_path):
+    serve_both(server, tokenizer_bytes)
+    out_dir = tmp_path / "course" / "ch02" / "qwen3"
+    assert download_qwen3_small(out_dir=out_dir) is None  # as the book's
+    assert (out_dir / TOKENIZER).read_bytes() == tokenizer_bytes
+    assert (out_dir / WEIGHTS).read_bytes() == checkpoint_bytes()
     assert files_in(tmp_path) == [WEIGHTS, TOKENIZER]
 
 
-def test_present_files_need_no_request(server, tmp_path):
-    (tmp_path / TOKENIZER).write_text("{}")
-    # A checkpoint whose norm scales are not all 1.0, like trained weights
-    state = {"final_norm.scale": torch.full((4,), 0.5)}
-    torch.save(state, tmp_path / WEIGHTS)
-    download_qwen3_small(out_dir=tmp_path)
+def test_present_files_need_no_request(server, tokenizer_bytes, tmp_path):
+    (tmp_path / TOKENIZER).write_bytes(tokenizer_bytes)
+    (tmp_path / WEIGHTS).write_bytes(checkpoint_bytes())
+    paths = qwen3_files(out_dir=tmp_path)
     assert server.requests == []
+    assert paths == {"tokenizer": tmp_path / TOKENIZER,
+                     "model": tmp_path / WEIGHTS}
 
 
-def test_falls_back_to_backup_url(server, tmp_path, monkeypatch, capsys):
+def test_falls_back_to_backup_url(server, tokenizer_bytes, tmp_path,
+                                  monkeypatch, capsys):
     # A Hub endpoint that answers 404 for everything
     monkeypatch.setenv("HF_ENDPOINT", server.url + "/hub-down")
-    server.add(TOKENIZER, b"{}")
-    server.add(WEIGHTS, b"from-backup")
-    paths = download_qwen3_small(out_dir=tmp_path)
-    assert paths["model"].read_bytes() == b"from-backup"
+    serve_both(server, tokenizer_bytes)
+    download_qwen3_small(out_dir=tmp_path)
+    assert (tmp_path / WEIGHTS).read_bytes() == checkpoint_bytes()
     assert ("GET", f"/backup/{WEIGHTS}") in server.requests
-    assert "hub-down" in capsys.readouterr().out
+    assert "HTTP 404" in capsys.readouterr().out
 
 
-def test_404_raises_and_leaves_nothing(server, tmp_path):
-    with pytest.raises(DownloadError, match="404"):
+def test_404_raises_at_once_and_leaves_nothing(server, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404") as info:
         download_file(f"{server.url}/backup/nothing.bin", tmp_path / "x")
+    assert "run again" not in str(info.value)  # it would not help
+    assert len(server.requests) == 1  # no retries for a missing file
     assert files_in(tmp_path) == []
 
 
-def test_truncated_response_leaves_no_complete_looking_file(
-    server, tmp_path
-):
-    server.add(WEIGHTS, b"w" * 100_000, behaviour="truncate")
-    with pytest.raises(DownloadError, match="50000 of 100000"):
-        download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
-    assert not (tmp_path / WEIGHTS).exists()
-    # Only a hidden part file remains, kept for resuming
-    assert files_in(tmp_path) == [f".{WEIGHTS}.part"]
+def test_busy_server_is_tried_again(server, tmp_path, capsys):
+    server.add(WEIGHTS, b"w" * 1000, behaviour="busy-once")
+    download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
+    assert (tmp_path / WEIGHTS).read_bytes() == b"w" * 1000
+    assert "HTTP 503" in capsys.readouterr().out
+    assert len(server.requests) == 2
 
 
-def test_interrupted_download_resumes_where_it_stopped(server, tmp_path):
+def test_interrupted_download_resumes_with_if_range(server, tmp_path):
     body = bytes(range(256)) * 400
     server.add(WEIGHTS, body, behaviour="truncate-once")
-    url = f"{server.url}/backup/{WEIGHTS}"
-    with pytest.raises(DownloadError, match="run again to resume"):
-        download_file(url, tmp_path / WEIGHTS)
-    download_file(url, tmp_path / WEIGHTS)
+    download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
     assert (tmp_path / WEIGHTS).read_bytes() == body
+    # The second attempt asked only for the missing half, and only if
+    # the file is still the one begun
     assert server.ranges == [None, f"bytes={len(body) // 2}-"]
+    assert server.if_ranges == [None, etag(body)]
+    assert files_in(tmp_path) == [WEIGHTS]
+
+
+def test_connection_that_keeps_breaking_keeps_the_part_file(server,
+                                                            tmp_path):
+    body = b"w" * 100_000
+    server.add(WEIGHTS, body, behaviour="truncate")
+    with pytest.raises(DownloadError,
+                       match="run again to resume from byte") as info:
+        download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
+    assert f"tried {download.RETRIES + 1} times" in str(info.value)
+    assert not (tmp_path / WEIGHTS).exists()
+    # A hidden part file and its notes stay, for the next call
+    assert files_in(tmp_path) == [f".{WEIGHTS}.part", f".{WEIGHTS}.part.json"]
+    server.add(WEIGHTS, body)  # the connection is fine again
+    download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
+    assert (tmp_path / WEIGHTS).read_bytes() == body
     assert files_in(tmp_path) == [WEIGHTS]
 
 
 def test_server_without_range_support_restarts_cleanly(server, tmp_path):
     body = b"0123456789" * 1000
+    url = f"{server.url}/backup/{WEIGHTS}"
     (tmp_path / f".{WEIGHTS}.part").write_bytes(b"stale bytes")
+    (tmp_path / f".{WEIGHTS}.part.json").write_text(json.dumps({"url": url}))
     server.add(WEIGHTS, body, behaviour="no-range")
-    download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
+    download_file(url, tmp_path / WEIGHTS)
+    assert server.ranges == ["bytes=11-"]
     assert (tmp_path / WEIGHTS).read_bytes() == body
     assert files_in(tmp_path) == [WEIGHTS]
+
+
+def test_wrong_content_range_is_not_spliced(server, tmp_path, capsys):
+    body = bytes(range(256)) * 100
+    url = f"{server.url}/backup/{WEIGHTS}"
+    (tmp_path / f".{WEIGHTS}.part").write_bytes(body[:1000])
+    (tmp_path / f".{WEIGHTS}.part.json").write_text(
+        json.dumps({"url": url, "total": len(body)})
+    )
+    server.add(WEIGHTS, body, behaviour="bad-range")
+    download_file(url, tmp_path / WEIGHTS)
+    assert (tmp_path / WEIGHTS).read_bytes() == body
+    assert server.ranges == ["bytes=1000-", None]  # then from the start
+    assert "starting over" in capsys.readouterr().out
+
+
+def test_part_file_from_another_url_is_not_resumed(server, tmp_path):
+    body = b"abc" * 1000
+    (tmp_path / f".{WEIGHTS}.part").write_bytes(b"x" * 500)
+    (tmp_path / f".{WEIGHTS}.part.json").write_text(
+        json.dumps({"url": "https://elsewhere.example/" + WEIGHTS})
+    )
+    server.add(WEIGHTS, body)
+    download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
+    assert server.ranges == [None]
+    assert (tmp_path / WEIGHTS).read_bytes() == body
+
+
+def test_changed_file_on_the_server_restarts(server, tmp_path):
+    old, new = b"old!" * 1000, b"new!" * 1200
+    url = f"{server.url}/backup/{WEIGHTS}"
+    (tmp_path / f".{WEIGHTS}.part").write_bytes(old[:2000])
+    (tmp_path / f".{WEIGHTS}.part.json").write_text(json.dumps(
+        {"url": url, "total": len(old), "etag": etag(old)}
+    ))
+    server.add(WEIGHTS, new)
+    download_file(url, tmp_path / WEIGHTS)
+    assert server.if_ranges == [etag(old)]  # not the current file: 200
+    assert (tmp_path / WEIGHTS).read_bytes() == new
+
+
+@pytest.mark.parametrize("noted_total", [True, False])
+def test_416_with_a_complete_part_file_finishes_it(server, tmp_path,
+                                                   noted_total):
+    body = b"complete" * 500
+    url = f"{server.url}/backup/{WEIGHTS}"
+    (tmp_path / f".{WEIGHTS}.part").write_bytes(body)
+    state = {"url": url, "total": len(body)} if noted_total else {"url": url}
+    (tmp_path / f".{WEIGHTS}.part.json").write_text(json.dumps(state))
+    server.add(WEIGHTS, body)
+    download_file(url, tmp_path / WEIGHTS)
+    assert (tmp_path / WEIGHTS).read_bytes() == body
+    # With the size noted, no request at all; else the server's 416
+    # says the part file already holds every byte
+    assert server.ranges == ([] if noted_total else [f"bytes={len(body)}-"])
+
+
+def test_html_page_is_never_taken_for_the_tokenizer(server, tmp_path,
+                                                    capsys):
+    server.add(TOKENIZER, HTML)
+    download_qwen3_small(tokenizer_only=True, out_dir=tmp_path)
+    digest = hashlib.sha256((tmp_path / TOKENIZER).read_bytes()).hexdigest()
+    assert digest == QWEN3_TOKENIZER_SHA256  # rebuilt offline instead
+    out = capsys.readouterr().out
+    assert "HTML page" in out and "rebuilt offline" in out
+    assert files_in(tmp_path) == [TOKENIZER]
+
+
+def test_html_file_already_there_is_reported_and_kept(server, tmp_path):
+    (tmp_path / TOKENIZER).write_bytes(HTML)
+    with pytest.raises(InvalidFileError, match="HTML page") as info:
+        download_qwen3_small(tokenizer_only=True, out_dir=tmp_path)
+    assert "Delete the file and run again" in str(info.value)
+    assert (tmp_path / TOKENIZER).read_bytes() == HTML  # not lost
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (checkpoint_bytes()[:5000], "PyTorch cannot load it"),
+        (checkpoint_bytes(change=lambda s: s.pop("final_norm.scale")),
+         "1 keys missing"),
+        (checkpoint_bytes(change=lambda s: s.__setitem__(
+            "tok_emb.weight", torch.zeros(3, 3))), "has shape"),
+        (checkpoint_bytes(change=lambda s: s["out_head.weight"].__setitem__(
+            (0, 0), float("nan"))), "NaN"),
+    ],
+    ids=["truncated", "missing-key", "wrong-shape", "nan"],
+)
+def test_bad_weights_never_become_the_file(server, tokenizer_bytes,
+                                           tmp_path, body, message):
+    server.add(TOKENIZER, tokenizer_bytes)
+    server.add(WEIGHTS, body)
+    with pytest.raises(WeightsNotAvailableError, match=message):
+        download_qwen3_small(out_dir=tmp_path)
+    assert files_in(tmp_path) == [TOKENIZER]
 
 
 def test_silent_server_is_bounded_by_the_timeout(server, tmp_path):
@@ -106,13 +258,14 @@ def test_silent_server_is_bounded_by_the_timeout(server, tmp_path):
     with pytest.raises(DownloadError, match="timed out"):
         download_file(
             f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS,
-            timeout=0.5,
+            timeout=0.3,
         )
     assert files_in(tmp_path) == []
 
 
-def test_weights_unavailable_error_says_what_to_do(server, tmp_path):
-    server.add(TOKENIZER, b"{}")
+def test_weights_unavailable_error_says_what_to_do(server, tokenizer_bytes,
+                                                   tmp_path):
+    server.add(TOKENIZER, tokenizer_bytes)
     server.add(WEIGHTS, behaviour="missing")
     with pytest.raises(WeightsNotAvailableError) as info:
         download_qwen3_small(out_dir=tmp_path)
@@ -123,49 +276,59 @@ def test_weights_unavailable_error_says_what_to_do(server, tmp_path):
     assert files_in(tmp_path) == [TOKENIZER]
 
 
-def test_tokenizer_is_rebuilt_offline_when_not_downloadable(
-    server, tmp_path, capsys
-):
-    server.add(TOKENIZER, behaviour="missing")
-    paths = download_qwen3_small(tokenizer_only=True, out_dir=tmp_path)
-    digest = hashlib.sha256(paths["tokenizer"].read_bytes()).hexdigest()
-    assert digest == QWEN3_TOKENIZER_SHA256
-    assert "rebuilt offline" in capsys.readouterr().out
-    assert files_in(tmp_path) == [TOKENIZER]
-
-
-def test_offline_switch_makes_no_request(server, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+@pytest.mark.parametrize("value", ["1", "true", "True", "ON", "yes"])
+def test_offline_switch_is_read_as_huggingface_reads_it(server, tmp_path,
+                                                        monkeypatch, value):
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
     download_qwen3_small(tokenizer_only=True, out_dir=tmp_path)
     assert server.requests == []
     assert files_in(tmp_path) == [TOKENIZER]
 
 
+@pytest.mark.parametrize("value", ["0", "false", ""])
+def test_offline_switch_off_downloads(server, tokenizer_bytes, tmp_path,
+                                      monkeypatch, value):
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    server.add(TOKENIZER, tokenizer_bytes)
+    download_qwen3_small(tokenizer_only=True, out_dir=tmp_path)
+    assert len(server.requests) == 1
+
+
 def test_random_checkpoint_is_replaced_by_a_real_download(
-    server, tmp_path, capsys
+    server, tokenizer_bytes, tmp_path, capsys
 ):
-    (tmp_path / TOKENIZER).write_text("{}")
+    (tmp_path / TOKENIZER).write_bytes(tokenizer_bytes)
     write_random_checkpoint(tmp_path / WEIGHTS, cfg=TINY_QWEN3_CONFIG)
-    server.add(WEIGHTS, b"real weights")
+    server.add(WEIGHTS, checkpoint_bytes())
     download_qwen3_small(out_dir=tmp_path)
-    assert (tmp_path / WEIGHTS).read_bytes() == b"real weights"
+    assert (tmp_path / WEIGHTS).read_bytes() == checkpoint_bytes()
     assert "RANDOM weights" in capsys.readouterr().out
 
 
 def test_random_checkpoint_is_not_accepted_when_download_fails(
-    server, tmp_path
+    server, tokenizer_bytes, tmp_path
 ):
-    (tmp_path / TOKENIZER).write_text("{}")
+    (tmp_path / TOKENIZER).write_bytes(tokenizer_bytes)
     write_random_checkpoint(tmp_path / WEIGHTS, cfg=TINY_QWEN3_CONFIG)
     with pytest.raises(WeightsNotAvailableError):
         download_qwen3_small(out_dir=tmp_path)
 
 
-def test_unreadable_checkpoint_gets_a_clear_error(server, tmp_path):
-    (tmp_path / TOKENIZER).write_text("{}")
+def test_unreadable_checkpoint_on_disk_is_reported_and_kept(
+    server, tokenizer_bytes, tmp_path
+):
+    (tmp_path / TOKENIZER).write_bytes(tokenizer_bytes)
     (tmp_path / WEIGHTS).write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="Delete it"):
+    with pytest.raises(InvalidFileError, match="Delete the file"):
         download_qwen3_small(out_dir=tmp_path)
+    assert (tmp_path / WEIGHTS).read_bytes() == b"not a checkpoint"
+    assert server.requests == []
+
+
+def test_folder_that_cannot_be_created(tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(DownloadError, match="cannot create the folder"):
+        download_qwen3_small(out_dir=tmp_path / "taken" / "qwen3")
 
 
 @pytest.mark.parametrize(
@@ -180,9 +343,10 @@ def test_bad_arguments(tmp_path, kwargs, error, message):
         download_qwen3_small(out_dir=tmp_path, **kwargs)
 
 
-def test_reasoning_kind_uses_the_book_file_names(server, tmp_path):
-    server.add("tokenizer-reasoning.json", b"{}")
-    server.add("qwen3-0.6B-reasoning.pth", b"r")
-    paths = download_qwen3_small(kind="reasoning", out_dir=tmp_path)
+def test_reasoning_kind_uses_the_book_file_names(server, tokenizer_bytes,
+                                                 tmp_path):
+    server.add("tokenizer-reasoning.json", tokenizer_bytes)
+    server.add("qwen3-0.6B-reasoning.pth", checkpoint_bytes())
+    paths = qwen3_files(kind="reasoning", out_dir=tmp_path)
     assert paths["model"].name == "qwen3-0.6B-reasoning.pth"
     assert paths["tokenizer"].name == "tokenizer-reasoning.json"

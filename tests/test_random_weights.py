@@ -2,16 +2,18 @@
 
 import shutil
 
+import pytest
 import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, Qwen3Model
 
 from helpers import download_qwen3_small
 from helpers.random_weights import (
     is_random_checkpoint,
+    norm_scale_keys,
     random_state_dict,
     write_random_checkpoint,
 )
-from helpers.tiny_model import TINY_QWEN3_CONFIG
+from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
 
 
 def test_full_size_checkpoint_loads_with_the_book_code(
@@ -45,20 +47,47 @@ def test_random_weights_are_seeded():
         assert torch.equal(first[key], second[key])
 
 
-def test_trained_looking_weights_are_not_random(tmp_path):
+@pytest.mark.parametrize(
+    "key", ["final_norm.scale", "trf_blocks.1.norm2.scale",
+            "trf_blocks.0.att.k_norm.scale"],
+)
+def test_every_rmsnorm_scale_must_be_one(tmp_path, key):
     path = write_random_checkpoint(tmp_path / "w.pth", TINY_QWEN3_CONFIG)
     assert is_random_checkpoint(path)
     state = torch.load(path)
-    state["final_norm.scale"] = state["final_norm.scale"] * 0.9
+    state[key] = state[key] * 0.9  # one trained-looking norm is enough
     torch.save(state, path)
     assert not is_random_checkpoint(path)
 
 
-def test_real_weights_are_kept_in_random_mode(tmp_path, monkeypatch):
+def test_norm_scale_keys_are_all_the_rmsnorms():
+    state = random_state_dict(TINY_QWEN3_CONFIG)
+    keys = norm_scale_keys(state)
+    n_layers = TINY_QWEN3_CONFIG["n_layers"]
+    assert len(keys) == 4 * n_layers + 1  # 2 block norms, q/k norms, final
+    assert "final_norm.scale" in keys
+
+
+def test_random_weights_leave_the_global_random_state_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    random_state_dict(TINY_QWEN3_CONFIG)
+    tiny_qwen3_model()
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_trained_weights_are_kept_in_random_mode(tmp_path, monkeypatch,
+                                                 tokenizer_path, capsys):
+    import helpers.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG", TINY_QWEN3_CONFIG)
     monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")
-    (tmp_path / "tokenizer-base.json").write_text("{}")
-    real = {"final_norm.scale": torch.full((4,), 0.5)}
-    torch.save(real, tmp_path / "qwen3-0.6B-base.pth")
+    shutil.copy(tokenizer_path, tmp_path / "tokenizer-base.json")
+    state = random_state_dict(TINY_QWEN3_CONFIG)
+    state["trf_blocks.0.norm1.scale"] *= 0.5  # trained-looking
+    torch.save(state, tmp_path / "qwen3-0.6B-base.pth")
     before = (tmp_path / "qwen3-0.6B-base.pth").read_bytes()
     download_qwen3_small(out_dir=tmp_path)
     assert (tmp_path / "qwen3-0.6B-base.pth").read_bytes() == before
+    assert "keeping them" in capsys.readouterr().out

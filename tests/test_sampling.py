@@ -166,3 +166,16 @@ def test_sampling_never_returns_a_filtered_token(row, k, p, t, seed):
     )[0]
     token = draw(logits, 20, seed=seed, temperature=t, top_k=k, top_p=p)
     assert allowed[token].all()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_top_p_on_candidates_equals_top_p_on_everything(seed):
+    from helpers.sampling import _top_p_filter_sorted
+
+    generator = torch.Generator().manual_seed(seed)
+    scale = [1.0, 4.0, 10.0][seed % 3]  # a flat row takes the long way
+    logits = torch.randn(4, 151_936, generator=generator) * scale
+    top_p = [0.5, 0.9, 0.95, 0.999][seed % 4]
+    fast = top_p_filter(logits, top_p)
+    assert torch.equal(torch.isinf(fast),
+                       torch.isinf(_top_p_filter_sorted(logits, top_p)))

@@ -53,3 +53,44 @@ def test_stream_never_prints_half_a_character(tokenizer):
 def test_stream_flushes_an_unfinished_character(tokenizer):
     ids = tokenizer.encode("🫠")[:2]  # cut inside the character
     assert "".join(stream_text(ids, tokenizer)) == tokenizer.decode(ids)
+
+
+class CountingTokenizer:
+    """Counts how many token ids are decoded in all."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.decoded = 0
+
+    def decode(self, ids):
+        self.decoded += len(ids)
+        return self.tokenizer.decode(ids)
+
+
+def test_stream_decodes_in_linear_time(tokenizer):
+    text = "A long answer, token after token, with 東京 and 🫠. " * 60
+    ids = tokenizer.encode(text)
+    counting = CountingTokenizer(tokenizer)
+    assert "".join(stream_text(iter(ids), counting)) == text
+    # Re-decoding the whole buffer each time would decode ~n**2 / 2 ids
+    assert counting.decoded < 12 * len(ids)
+
+
+def test_stream_cuts_the_text_right_after_a_stop_string(tokenizer):
+    ids = tokenizer.encode("First paragraph.\n\nSecond one.")
+    pieces = list(stream_text(iter(ids), tokenizer, stop_strings=["\n\n"]))
+    assert "".join(pieces) == "First paragraph.\n\n"
+
+
+def test_stream_cut_inside_a_token(tokenizer):
+    ids = tokenizer.encode("Name: Ada Lovelace")
+    out = "".join(stream_text(iter(ids), tokenizer, stop_strings=["Lov"]))
+    assert out == "Name: Ada Lov"
+
+
+def test_stream_stop_string_that_begins_in_the_prompt(tokenizer):
+    prompt = tokenizer.encode("List:\n")
+    ids = tokenizer.encode("\nitem")
+    out = "".join(stream_text(iter(ids), tokenizer, stop_strings=["\n\n"],
+                              prompt_ids=prompt))
+    assert out == "\n"

@@ -1,0 +1,293 @@
+"""Our decoding against Hugging Face transformers, the reference
+implementation: the same weights in, the same tokens and scores out.
+
+The book's Qwen3Model (tiny config, float32, random weights and random
+norm scales) is copied into transformers' Qwen3ForCausalLM; no download is
+needed for a model built from a config.
+"""
+
+import random
+
+import pytest
+import torch
+from reasoning_from_scratch.qwen3 import Qwen3Model
+from transformers import (
+    PreTrainedTokenizerFast,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+)
+from transformers.generation.logits_process import (
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+from transformers.generation.stopping_criteria import StopStringCriteria
+
+from helpers.decoding import beam_search, generate
+from helpers.random_weights import seeded_model
+from helpers.sampling import apply_temperature, top_k_filter, top_p_filter
+from helpers.stop_strings import StopStrings
+from helpers.tiny_model import TINY_QWEN3_CONFIG
+
+# Book name -> transformers name, per layer and for the rest
+LAYER_NAMES = {
+    "att.W_query.weight": "self_attn.q_proj.weight",
+    "att.W_key.weight": "self_attn.k_proj.weight",
+    "att.W_value.weight": "self_attn.v_proj.weight",
+    "att.out_proj.weight": "self_attn.o_proj.weight",
+    "att.q_norm.scale": "self_attn.q_norm.weight",
+    "att.k_norm.scale": "self_attn.k_norm.weight",
+    "ff.fc1.weight": "mlp.gate_proj.weight",
+    "ff.fc2.weight": "mlp.up_proj.weight",
+    "ff.fc3.weight": "mlp.down_proj.weight",
+    "norm1.scale": "input_layernorm.weight",
+    "norm2.scale": "post_attention_layernorm.weight",
+}
+OTHER_NAMES = {
+    "tok_emb.weight": "model.embed_tokens.weight",
+    "final_norm.scale": "model.norm.weight",
+    "out_head.weight": "lm_head.weight",
+}
+
+
+def hf_name(name):
+    if name in OTHER_NAMES:
+        return OTHER_NAMES[name]
+    _, layer, rest = name.split(".", 2)  # trf_blocks.<i>.<rest>
+    return f"model.layers.{layer}.{LAYER_NAMES[rest]}"
+
+
+def to_transformers(model):
+    cfg = model.cfg
+    config = Qwen3Config(
+        vocab_size=cfg["vocab_size"], hidden_size=cfg["emb_dim"],
+        intermediate_size=cfg["hidden_dim"],
+        num_hidden_layers=cfg["n_layers"],
+        num_attention_heads=cfg["n_heads"],
+        num_key_value_heads=cfg["n_kv_groups"], head_dim=cfg["head_dim"],
+        max_position_embeddings=cfg["context_length"], rms_norm_eps=1e-6,
+        rope_parameters={"rope_type": "default",
+                         "rope_theta": cfg["rope_base"]},
+        tie_word_embeddings=False,
+    )
+    hf = Qwen3ForCausalLM(config).to(torch.float32).eval()
+    state = {hf_name(k): v for k, v in model.state_dict().items()}
+    missing, unexpected = hf.load_state_dict(state, strict=False)
+    assert not unexpected and not [m for m in missing if "rotary" not in m]
+    return hf
+
+
+def reference_pair(seed):
+    """Our tiny model with random weights and random norm scales, and the
+    same model in transformers."""
+    model = seeded_model(TINY_QWEN3_CONFIG, seed)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith(".scale"):  # no trained model has all 1.0
+                param.copy_(0.5 + torch.rand(param.shape,
+                                             generator=generator))
+            elif name == "out_head.weight":  # sharper, fewer near-ties
+                param.mul_(8)
+    return model.eval(), to_transformers(model)
+
+
+def random_prompt(seed, length=None):
+    rng = random.Random(seed)
+    length = length or rng.randint(1, 8)
+    vocab = TINY_QWEN3_CONFIG["vocab_size"]
+    return torch.tensor([[rng.randrange(vocab) for _ in range(length)]])
+
+
+def likely_eos(model, prompt):
+    """A token that is often among the most likely ones: as EOS it ends
+    many beams."""
+    with torch.inference_mode():
+        logits = model(prompt)[0]
+        text = generate(model, prompt, 12)
+        logits = torch.cat([logits, model(torch.cat([prompt, text], 1))[0]])
+    return int(torch.log_softmax(logits, -1).mean(0).argmax())
+
+
+def without_eos(tokens, eos):
+    tokens = tokens.tolist()
+    return tokens[:tokens.index(eos)] if eos in tokens else tokens
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_both_models_give_the_same_logits(seed):
+    model, hf = reference_pair(seed)
+    prompt = random_prompt(seed, length=12)
+    with torch.inference_mode():
+        ours = model(prompt)
+        theirs = hf(prompt).logits
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("with_eos", [False, True])
+def test_greedy_generate_equals_transformers(seed, with_eos):
+    model, hf = reference_pair(seed)
+    prompt = random_prompt(seed)
+    eos = likely_eos(model, prompt) if with_eos else None
+    ours = generate(model, prompt, 20, eos_token_id=eos)
+    theirs = hf.generate(prompt, attention_mask=torch.ones_like(prompt),
+                         max_new_tokens=20, do_sample=False,
+                         eos_token_id=eos, pad_token_id=eos or 0)
+    expected = theirs[0, prompt.shape[1]:]
+    if eos is not None:
+        expected = torch.tensor(without_eos(expected, eos))
+    assert ours[0].tolist() == expected.tolist()
+
+
+def test_several_eos_ids_equal_transformers():
+    model, hf = reference_pair(11)
+    prompt = random_prompt(11)
+    free = generate(model, prompt, 20)[0].tolist()
+    eos = [free[9], free[4]]
+    ours = generate(model, prompt, 20, eos_token_id=eos)
+    theirs = hf.generate(prompt, attention_mask=torch.ones_like(prompt),
+                         max_new_tokens=20, do_sample=False,
+                         eos_token_id=eos, pad_token_id=eos[0])
+    expected = theirs[0, prompt.shape[1]:].tolist()
+    assert ours[0].tolist() == expected[:-1]  # theirs ends with the EOS
+    assert expected[-1] in eos and len(expected) == free.index(free[4]) + 1
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_filters_equal_the_transformers_warpers(seed):
+    generator = torch.Generator().manual_seed(seed)
+    vocab = [64, 1000, 151_936][seed % 3]
+    scale = [0.5, 2.0, 6.0, 20.0][seed % 4]  # flat to peaked
+    logits = torch.randn(3, vocab, generator=generator) * scale
+    temperature = [0.3, 0.7, 1.0, 1.5][seed % 4]
+    top_k = [1, 5, 50, 2000][seed % 4]
+    top_p = [0.1, 0.5, 0.9, 0.99][(seed // 4) % 4]
+
+    ours = apply_temperature(logits, temperature)
+    theirs = TemperatureLogitsWarper(temperature)(None, logits)
+    torch.testing.assert_close(ours, theirs)
+    for our_filter, warper in [
+        (lambda x: top_k_filter(x, top_k), TopKLogitsWarper(top_k)),
+        (lambda x: top_p_filter(x, top_p), TopPLogitsWarper(top_p)),
+    ]:
+        got, want = our_filter(ours), warper(None, theirs.clone())
+        assert torch.equal(torch.isinf(got), torch.isinf(want))
+        torch.testing.assert_close(torch.softmax(got, -1),
+                                   torch.softmax(want, -1))
+
+
+CASES = [
+    # (seed, beam width, length penalty, early stopping)
+    (seed, width, penalty, early)
+    for seed, (width, penalty) in enumerate(
+        [(2, 1.0), (3, 0.0), (4, 2.0), (5, -0.5), (4, 1.0), (6, 0.6),
+         (2, 0.0), (8, 1.0)]
+    )
+    for early in (False, True)
+]
+
+
+@pytest.mark.parametrize(("seed", "width", "length_penalty",
+                          "early_stopping"), CASES)
+@pytest.mark.parametrize("with_eos", [True, False])
+def test_beam_search_equals_transformers(seed, width, length_penalty,
+                                         early_stopping, with_eos):
+    model, hf = reference_pair(100 + seed)
+    prompt = random_prompt(100 + seed)
+    eos = likely_eos(model, prompt) if with_eos else None
+    n = 12
+    ours, score = beam_search(model, prompt, n, beam_width=width,
+                              length_penalty=length_penalty,
+                              eos_token_id=eos,
+                              early_stopping=early_stopping)
+    theirs = hf.generate(
+        prompt, attention_mask=torch.ones_like(prompt),  # 0 is no pad
+        max_new_tokens=n, num_beams=width, do_sample=False,
+        length_penalty=length_penalty, early_stopping=early_stopping,
+        eos_token_id=eos, pad_token_id=eos if eos is not None else 0,
+        output_scores=True, return_dict_in_generate=True,
+    )
+    expected = theirs.sequences[0, prompt.shape[1]:]
+    expected = without_eos(expected, eos) if eos is not None else (
+        expected.tolist()
+    )
+    assert ours[0].tolist() == expected
+    assert score == pytest.approx(theirs.sequences_scores[0].item(),
+                                  abs=1e-4)
+
+
+def test_the_eos_cases_really_end_beams_early():
+    """The EOS chosen above ends some answers before max_new_tokens, so
+    the cases with EOS test finished hypotheses, not only full length."""
+    lengths = []
+    for seed, width, penalty, early in CASES:
+        model, _ = reference_pair(100 + seed)
+        prompt = random_prompt(100 + seed)
+        tokens, _ = beam_search(model, prompt, 12, beam_width=width,
+                                length_penalty=penalty,
+                                eos_token_id=likely_eos(model, prompt),
+                                early_stopping=early)
+        lengths.append(tokens.shape[1])
+    assert sum(length < 12 for length in lengths) >= len(CASES) // 4
+
+
+@pytest.fixture(scope="module")
+def tokenizers(tokenizer_path):
+    from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
+
+    ours = Qwen3Tokenizer(tokenizer_file_path=tokenizer_path)
+    theirs = PreTrainedTokenizerFast(tokenizer_file=str(tokenizer_path))
+    return ours, theirs
+
+
+TEXTS = [
+    "Cats purr.\n\nDogs bark.\n\n",
+    "Question: What is 2+2?\nAnswer: 4\nQuestion: And 3+3?",
+    "The stopper stops the stop sign at the last top stop.",
+    "Ende.\n\n東京タワー。\n\n🙂 done",
+    "lastopper", "User: hi\nAssistant: hello\nUser:",
+]
+STOPS = [["\n\n"], ["Question:"], ["stop"], ["\n\n", "。"], ["top"],
+         ["User:", "\nAssistant"]]
+
+
+@pytest.mark.parametrize(("text", "stops"),
+                         list(zip(TEXTS, STOPS, strict=True)))
+def test_stop_strings_stop_where_transformers_stops(tokenizers, text,
+                                                    stops):
+    ours, theirs = tokenizers
+    ids = ours.encode(text)
+    criteria = StopStringCriteria(theirs, stops)
+    matcher = StopStrings(stops, ours)
+    fired = []
+    for end in range(1, len(ids) + 1):
+        want = bool(criteria(torch.tensor([ids[:end]]), None)[0])
+        got = matcher.ends_in_last_token(ids[:end])
+        assert got == want, (ours.decode(ids[:end]), got, want)
+        fired.append(got)
+    assert any(fired)
+
+
+def test_stop_strings_on_random_cuts_equal_transformers(tokenizers):
+    ours, theirs = tokenizers
+    rng = random.Random(0)
+    pieces = ["a", "b", "ab", "\n", "\n\n", ".", " ", "x", "é", "東"]
+    criteria = {}  # building one reads the whole vocabulary: reuse them
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        stops = sorted(rng.sample(
+            ["ab", "\n\n", "b\n", "x x", ".\n", "é東"], 2
+        ))
+        ids = ours.encode(text)
+        if tuple(stops) not in criteria:
+            criteria[tuple(stops)] = StopStringCriteria(theirs, stops)
+        want = bool(criteria[tuple(stops)](torch.tensor([ids]), None)[0])
+        assert StopStrings(stops, ours).ends_in_last_token(ids) == want, (
+            text, stops
+        )
+
+
+def test_reference_model_is_the_books_class():
+    model, _ = reference_pair(0)
+    assert isinstance(model, Qwen3Model)
