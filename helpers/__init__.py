@@ -8,6 +8,7 @@ two identical.
 from .decoding import beam_search, generate, generate_stream
 from .device import get_device
 from .download import download_qwen3_small
+from .fast_generation import FastGenerator
 from .generation import (
     generate_text_basic,
     generate_text_basic_cache,
@@ -24,6 +25,7 @@ from .stats import generate_stats
 from .text_stream import stream_text
 
 __all__ = [
+    "FastGenerator",
     "apply_temperature",
     "beam_search",
     "download_qwen3_small",

@@ -443,13 +443,18 @@ def _reason(exc):
 def _weights_help(path, errors):
     primary, backup = file_urls(path.name)
     tried = "\n".join(f"  - {e}" for e in errors)
+    if offline_requested():
+        connect = ("Unset HF_HUB_OFFLINE (it forbids downloads), then run "
+                   "again.")
+    else:
+        connect = ("Check your internet connection. Behind a proxy, set "
+                   "HTTPS_PROXY (and HTTP_PROXY) before starting Python; "
+                   "for a Hub mirror, set HF_ENDPOINT.")
     return (
         f"Could not download the weights {path.name}.\n"
         f"Tried:\n{tried}\n"
         "What you can do:\n"
-        "  1. Check your internet connection. Behind a proxy, set "
-        "HTTPS_PROXY (and HTTP_PROXY) before starting Python; for a Hub "
-        "mirror, set HF_ENDPOINT.\n"
+        f"  1. {connect}\n"
         "  2. Download the file by hand from either URL and save it as "
         f"{path.resolve()}:\n"
         f"       {primary}\n"

@@ -285,6 +285,16 @@ def test_offline_switch_is_read_as_huggingface_reads_it(server, tmp_path,
     assert files_in(tmp_path) == [TOKENIZER]
 
 
+def test_offline_weights_error_says_to_unset_the_switch(server, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsNotAvailableError,
+                       match="Unset HF_HUB_OFFLINE") as info:
+        download_qwen3_small(out_dir=tmp_path)
+    assert "internet connection" not in str(info.value)
+    assert server.requests == []
+
+
 @pytest.mark.parametrize("value", ["0", "false", ""])
 def test_offline_switch_off_downloads(server, tokenizer_bytes, tmp_path,
                                       monkeypatch, value):

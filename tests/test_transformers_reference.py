@@ -11,11 +11,7 @@ import random
 import pytest
 import torch
 from reasoning_from_scratch.qwen3 import Qwen3Model
-from transformers import (
-    PreTrainedTokenizerFast,
-    Qwen3Config,
-    Qwen3ForCausalLM,
-)
+from transformers import PreTrainedTokenizerFast
 from transformers.generation.logits_process import (
     TemperatureLogitsWarper,
     TopKLogitsWarper,
@@ -28,53 +24,7 @@ from helpers.random_weights import seeded_model
 from helpers.sampling import apply_temperature, top_k_filter, top_p_filter
 from helpers.stop_strings import StopStrings
 from helpers.tiny_model import TINY_QWEN3_CONFIG
-
-# Book name -> transformers name, per layer and for the rest
-LAYER_NAMES = {
-    "att.W_query.weight": "self_attn.q_proj.weight",
-    "att.W_key.weight": "self_attn.k_proj.weight",
-    "att.W_value.weight": "self_attn.v_proj.weight",
-    "att.out_proj.weight": "self_attn.o_proj.weight",
-    "att.q_norm.scale": "self_attn.q_norm.weight",
-    "att.k_norm.scale": "self_attn.k_norm.weight",
-    "ff.fc1.weight": "mlp.gate_proj.weight",
-    "ff.fc2.weight": "mlp.up_proj.weight",
-    "ff.fc3.weight": "mlp.down_proj.weight",
-    "norm1.scale": "input_layernorm.weight",
-    "norm2.scale": "post_attention_layernorm.weight",
-}
-OTHER_NAMES = {
-    "tok_emb.weight": "model.embed_tokens.weight",
-    "final_norm.scale": "model.norm.weight",
-    "out_head.weight": "lm_head.weight",
-}
-
-
-def hf_name(name):
-    if name in OTHER_NAMES:
-        return OTHER_NAMES[name]
-    _, layer, rest = name.split(".", 2)  # trf_blocks.<i>.<rest>
-    return f"model.layers.{layer}.{LAYER_NAMES[rest]}"
-
-
-def to_transformers(model):
-    cfg = model.cfg
-    config = Qwen3Config(
-        vocab_size=cfg["vocab_size"], hidden_size=cfg["emb_dim"],
-        intermediate_size=cfg["hidden_dim"],
-        num_hidden_layers=cfg["n_layers"],
-        num_attention_heads=cfg["n_heads"],
-        num_key_value_heads=cfg["n_kv_groups"], head_dim=cfg["head_dim"],
-        max_position_embeddings=cfg["context_length"], rms_norm_eps=1e-6,
-        rope_parameters={"rope_type": "default",
-                         "rope_theta": cfg["rope_base"]},
-        tie_word_embeddings=False,
-    )
-    hf = Qwen3ForCausalLM(config).to(torch.float32).eval()
-    state = {hf_name(k): v for k, v in model.state_dict().items()}
-    missing, unexpected = hf.load_state_dict(state, strict=False)
-    assert not unexpected and not [m for m in missing if "rotary" not in m]
-    return hf
+from helpers.transformers_bridge import to_transformers
 
 
 def reference_pair(seed):

@@ -1,0 +1,424 @@
+"""How fast can it go? The book's four modes, the fast path, Hugging Face
+transformers, and the memory-bandwidth limit, measured side by side.
+
+    uv run python ch02/03_faster-generation/benchmark.py
+    uv run python ch02/03_faster-generation/benchmark.py --modes \\
+        book-cache fast-compiled --batch-sizes --long-steps 0
+
+Everything runs in one process on the full-size Qwen3 0.6B architecture
+with random weights (the cost does not depend on the weights, so no
+download is needed), bfloat16, greedy decoding without EOS, so every mode
+generates exactly ``--new-tokens`` tokens. Each mode is warmed up first
+(compilation happens there; its time is reported apart), then the timed
+runs alternate between the modes, so that all of them see the same load,
+and the median of ``--repeats`` runs is reported.
+
+The limit: decoding one token reads every weight once (the embedding is
+only looked up), so tokens/sec cannot exceed (the rate at which a
+matrix-vector product reads bfloat16 weights) / (bytes of weights). The
+rate is measured here, in the same run, on one weight-sized matrix: with
+``F.linear``, and on a CPU also with oneDNN's packed weights, which the
+compiled fast path uses.
+
+Then the fast path (compiled) at larger batches (aggregate tokens/sec),
+and its time per token over ``--long-steps`` steps (flat is the goal).
+"""
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
+
+from helpers import generate_text_basic, generate_text_basic_cache
+from helpers.compile_support import torch_compile_works
+from helpers.fast_generation import FastGenerator
+from helpers.random_weights import seeded_model
+from helpers.timing import peak_memory_gb, reset_peak_memory, synchronize
+from helpers.tiny_model import TINY_QWEN3_CONFIG
+from helpers.transformers_bridge import to_transformers
+
+MODES = {
+    "book-regular": "book: regular",
+    "book-regular-compiled": "book: regular compiled",
+    "book-cache": "book: KV cache",
+    "book-cache-compiled": "book: KV cache compiled",
+    "fast-eager": "fast path (eager)",
+    "fast-compiled": "fast path (compiled)",
+    "hf-dynamic": "transformers (dynamic cache)",
+    "hf-static-compiled": "transformers (static cache, compiled)",
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="modes: " + ", ".join(MODES),
+    )
+    parser.add_argument("--modes", nargs="+", choices=list(MODES),
+                        default=list(MODES), metavar="MODE",
+                        help="which modes to run (default: all)")
+    parser.add_argument("--new-tokens", type=_positive_int, default=100,
+                        metavar="N", help="tokens per run (default 100)")
+    parser.add_argument("--prompt-tokens", type=_positive_int, default=10,
+                        metavar="N", help="prompt length (default 10)")
+    parser.add_argument("--repeats", type=_positive_int, default=3,
+                        metavar="N", help="timed runs per mode (default 3)")
+    parser.add_argument("--batch-sizes", type=_positive_int, nargs="*",
+                        default=[1, 4, 8], metavar="B",
+                        help="batch sizes for the compiled fast path "
+                        "(default 1 4 8; none to skip)")
+    parser.add_argument("--long-steps", type=_non_negative_int,
+                        default=1000, metavar="N",
+                        help="time every token of one N-token run of the "
+                        "fast path (default 1000; 0 to skip)")
+    parser.add_argument("--device", default=None,
+                        help="where to run (default: cuda if available, "
+                        "else cpu)")
+    parser.add_argument("--plot", type=Path, metavar="PATH",
+                        help="save the charts (PNG) here")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="save the results as JSON here")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a tiny float32 model: checks the script, "
+                        "measures nothing")
+    args = parser.parse_args(argv)
+    for path in (args.plot, args.json):
+        if path is not None and not path.parent.is_dir():
+            parser.error(f"{path}: the folder {path.parent} does not "
+                         "exist")
+    name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        args.device = torch.device(name)
+        torch.empty(1, device=args.device)
+    except (RuntimeError, AssertionError) as exc:
+        parser.error(f"--device {name}: {exc}")
+    args.cfg = TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B
+    return args
+
+
+def _positive_int(text):
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number, got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+# The limit ---------------------------------------------------------------
+
+def bytes_per_token(model):
+    """Bytes of weights one decoding step reads: all of them, except the
+    embedding, of which it reads one row."""
+    return sum(p.numel() * p.element_size()
+               for name, p in model.named_parameters()
+               if name != "tok_emb.weight")
+
+
+def matvec_rate(n_bytes, device, dtype, packed=False, repeats=5):
+    """Bytes per second a matrix-vector product reads from a weight-sized
+    matrix (``n_bytes``): ``F.linear``, or oneDNN's packed kernel."""
+    columns = 1024
+    rows = max(1, n_bytes // (columns * torch.finfo(dtype).bits // 8))
+    weight = torch.randn(rows, columns, dtype=dtype, device=device)
+    x = torch.randn(1, columns, dtype=dtype, device=device)
+    if packed:
+        weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+
+        def matvec():
+            return torch.ops.mkldnn._linear_pointwise(
+                x, weight, None, "none", [], ""
+            )
+    else:
+        def matvec():
+            return F.linear(x, weight)
+    matvec()
+    seconds = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        matvec()
+        synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    return rows * columns * torch.finfo(dtype).bits // 8 / statistics.median(
+        seconds
+    )
+
+
+# The modes ---------------------------------------------------------------
+
+def book_mode(model, loop, compiled):
+    if compiled:
+        torch._dynamo.config.allow_unspec_int_on_nn_module = True
+        model = torch.compile(model)
+    return lambda prompt, n: loop(model, prompt, n)
+
+
+def transformers_mode(hf, static):
+    if static:  # the recipe transformers documents for speed
+        hf.forward = torch.compile(hf.forward, fullgraph=True)
+
+    def run(prompt, n):
+        out = hf.generate(
+            prompt, attention_mask=torch.ones_like(prompt),
+            max_new_tokens=n, min_new_tokens=n, do_sample=False,
+            pad_token_id=0,
+            cache_implementation="static" if static else None,
+        )
+        return out[:, prompt.shape[1]:]
+
+    return run
+
+
+def build_modes(model, args, max_seq_len):
+    """name -> generate(prompt, n). The fast path is set up first: it
+    moves the model's weights into fused tensors, which the compiled
+    book modes must see from their first call on."""
+    fns = {}
+    compiles = torch_compile_works(args.device)
+    for key in args.modes:
+        if key == "fast-eager":
+            fast = FastGenerator(model, max_seq_len, compile=False)
+            fns[key] = fast.generate
+        elif key == "fast-compiled":
+            fast = FastGenerator(model, max_seq_len, compile=compiles)
+            fns[key] = fast.generate
+    for key in args.modes:
+        if key.startswith("book-"):
+            loop = (generate_text_basic_cache if "cache" in key
+                    else generate_text_basic)
+            fns[key] = book_mode(model, loop,
+                                 compiles and key.endswith("compiled"))
+    for key in args.modes:
+        if key.startswith("hf-"):  # one model each: one gets compiled
+            fns[key] = transformers_mode(to_transformers(model),
+                                         compiles and "static" in key)
+    return {key: fns[key] for key in args.modes}
+
+
+def timed(fn, prompt, n, device):
+    """(seconds, peak GPU memory in GB or None) of one run."""
+    reset_peak_memory(device)
+    synchronize(device)
+    start = time.perf_counter()
+    out = fn(prompt, n)
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    assert out.shape[1] == n, f"{out.shape[1]} tokens instead of {n}"
+    return seconds, peak_memory_gb(device)
+
+
+# Batches and long runs -----------------------------------------------------
+
+def batch_throughput(model, args):
+    """Aggregate tokens/sec of the compiled fast path per batch size."""
+    rows = []
+    n = args.new_tokens
+    for batch in args.batch_sizes:
+        torch._dynamo.reset()
+        gc.collect()
+        fast = FastGenerator(model, args.prompt_tokens + n,
+                             max_batch_size=batch,
+                             compile=torch_compile_works(args.device))
+        prompt = random_prompt(args, batch)
+        fast.warm_up(batch)
+        best = min(timed(fast.generate, prompt, n, args.device)[0]
+                   for _ in range(args.repeats))
+        rows.append({"batch_size": batch,
+                     "aggregate_tokens_per_sec": round(batch * n / best, 2),
+                     "warm_up_seconds": round(fast.warm_up_seconds, 1)})
+        print(f"  batch {batch:>2}: {batch * n / best:7.1f} tokens/sec "
+              f"in all (warm-up {fast.warm_up_seconds:.0f} s)", flush=True)
+        del fast
+    return rows
+
+
+def per_token_times(model, args):
+    """Milliseconds of every token of one long run of the fast path."""
+    torch._dynamo.reset()
+    gc.collect()
+    steps = args.long_steps
+    fast = FastGenerator(model, args.prompt_tokens + steps,
+                         compile=torch_compile_works(args.device))
+    fast.warm_up(1)
+    times = []
+    synchronize(args.device)
+    last = time.perf_counter()
+    for token in fast.stream(random_prompt(args, 1), steps):
+        token.item()  # wait until the token exists
+        now = time.perf_counter()
+        times.append((now - last) * 1000)
+        last = now
+    return times, fast.kv_cache_bytes
+
+
+def random_prompt(args, batch):
+    generator = torch.Generator().manual_seed(0)
+    return torch.randint(0, args.cfg["vocab_size"],
+                         (batch, args.prompt_tokens),
+                         generator=generator).to(args.device)
+
+
+# Report ------------------------------------------------------------------
+
+def plot(path, results, limits, batches, per_token):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 1 + bool(batches) + bool(per_token)
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4.2))
+    axes = [axes] if panels == 1 else list(axes)
+    ax = axes.pop(0)
+    names = [r["mode"] for r in results][::-1]
+    ax.barh(names, [r["tokens_per_sec"] for r in results][::-1],
+            color=["tab:orange" if "fast" in n else "tab:blue"
+                   for n in names])
+    for label, value, style in [("limit (F.linear)", limits["f_linear"],
+                                 "--"),
+                                ("limit (oneDNN packed)",
+                                 limits.get("packed"), ":")]:
+        if value:
+            ax.axvline(value, color="black", linestyle=style, label=label)
+    ax.set_xlabel("Tokens/sec, batch size 1 (higher is better)")
+    ax.legend(fontsize=8, loc="lower right")
+    if batches:
+        ax = axes.pop(0)
+        ax.bar([str(b["batch_size"]) for b in batches],
+               [b["aggregate_tokens_per_sec"] for b in batches],
+               color="tab:orange")
+        ax.set_xlabel("Batch size (fast path, compiled)")
+        ax.set_ylabel("Tokens/sec, all rows together")
+    if per_token:
+        ax = axes.pop(0)
+        ax.plot(range(1, len(per_token) + 1), per_token, linewidth=0.8)
+        ax.set_ylim(0, max(per_token[1:]) * 1.3)
+        ax.set_xlabel("Generated token")
+        ax.set_ylabel("Milliseconds (fast path, compiled)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg, device, n = args.cfg, args.device, args.new_tokens
+    model = seeded_model(cfg, seed=123).to(device).eval()
+    n_bytes = bytes_per_token(model)
+    limits = {"f_linear": matvec_rate(n_bytes, device, cfg["dtype"])
+              / n_bytes}
+    if device.type == "cpu" and cfg["dtype"] == torch.bfloat16:
+        limits["packed"] = matvec_rate(n_bytes, device, cfg["dtype"],
+                                       packed=True) / n_bytes
+    hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
+                else f"{device.type}, {torch.get_num_threads()} threads")
+    print(f"Qwen3 0.6B architecture, random weights, "
+          f"{str(cfg['dtype']).removeprefix('torch.')}, {hardware}, "
+          f"torch {torch.__version__}")
+    print(f"Prompt {args.prompt_tokens} tokens, {n} new tokens, batch 1, "
+          f"median of {args.repeats} alternating runs")
+    print(f"Weights read per token: {n_bytes / 1e9:.3f} GB; limit "
+          f"{limits['f_linear']:.1f} tokens/sec at F.linear's "
+          f"{limits['f_linear'] * n_bytes / 1e9:.1f} GB/s"
+          + (f", {limits['packed']:.1f} at oneDNN's packed "
+             f"{limits['packed'] * n_bytes / 1e9:.1f} GB/s"
+             if "packed" in limits else ""), flush=True)
+
+    fns = build_modes(model, args, args.prompt_tokens + n)
+    prompt = random_prompt(args, 1)
+    warm = {}
+    for key, fn in fns.items():
+        start = time.perf_counter()
+        timed(fn, prompt, n, device)
+        warm[key] = time.perf_counter() - start
+        print(f"  warmed up {MODES[key]} in {warm[key]:.0f} s", flush=True)
+    seconds = {key: [] for key in fns}
+    memory = {key: None for key in fns}
+    for _ in range(args.repeats):
+        for key, fn in fns.items():
+            took, peak = timed(fn, prompt, n, device)
+            seconds[key].append(took)
+            memory[key] = peak
+
+    best_book = max(
+        (n / statistics.median(seconds[key]) for key in fns
+         if key in ("book-cache", "book-cache-compiled")), default=None)
+    results = []
+    print(f"\n{'mode':<38}{'tokens/sec':>11}{'% of limit':>12}"
+          f"{'vs book':>9}{'peak memory':>13}{'warm-up':>9}")
+    for key in fns:
+        speed = n / statistics.median(seconds[key])
+        share = 100 * speed / limits["f_linear"]
+        ratio = speed / best_book if best_book else None
+        peak = memory[key]
+        results.append({
+            "mode": MODES[key], "tokens_per_sec": round(speed, 2),
+            "runs_tokens_per_sec": [round(n / s, 2) for s in seconds[key]],
+            "percent_of_limit": round(share, 1),
+            "vs_best_book_cache_mode": round(ratio, 2) if ratio else None,
+            "peak_memory_gb": round(peak, 2) if peak else None,
+            "warm_up_seconds": round(warm[key], 1),
+        })
+        print(f"{MODES[key]:<38}{speed:>11.1f}{share:>11.0f}%"
+              f"{f'{ratio:.2f}x' if ratio else '-':>9}"
+              f"{f'{peak:.2f} GB' if peak else '-':>13}"
+              f"{warm[key]:>8.0f}s")
+    if "packed" in limits:
+        print("(% of the F.linear limit; the compiled fast path reads "
+              "oneDNN-packed weights, whose limit is "
+              f"{limits['packed']:.1f} tokens/sec)")
+    del fns
+    gc.collect()
+
+    batches, per_token, kv_bytes = [], [], None
+    if args.batch_sizes:
+        print("\nFast path (compiled), larger batches:")
+        batches = batch_throughput(model, args)
+    if args.long_steps:
+        per_token, kv_bytes = per_token_times(model, args)
+        early = statistics.median(per_token[10:20])
+        late = statistics.median(per_token[-10:])
+        print(f"\nFast path (compiled), {args.long_steps} tokens in one "
+              f"run (KV cache {kv_bytes / 2**20:.0f} MiB): "
+              f"{early:.1f} ms/token at steps 10-20, {late:.1f} at the "
+              f"last 10 ({100 * (late / early - 1):+.1f}%)")
+
+    if args.json is not None:
+        args.json.write_text(json.dumps({
+            "hardware": hardware, "torch": torch.__version__,
+            "new_tokens": n, "prompt_tokens": args.prompt_tokens,
+            "bytes_per_token": n_bytes,
+            "limit_tokens_per_sec": {k: round(v, 2)
+                                     for k, v in limits.items()},
+            "modes": results, "batches": batches,
+            "per_token_ms": [round(t, 2) for t in per_token],
+            "long_run_kv_cache_bytes": kv_bytes,
+        }, indent=2) + "\n")
+        print(f"Saved {args.json}")
+    if args.plot is not None:
+        plot(args.plot, results, limits, batches, per_token)
+        print(f"Saved {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""How much does the KV cache save as the text grows?
+
+    uv run python ch02/03_faster-generation/kv_cache_vs_length.py
+    uv run python ch02/03_faster-generation/kv_cache_vs_length.py \\
+        --lengths 16 64 256 --new-tokens 8 --plot kv.png --json kv.json
+
+For each prompt length, the script generates ``--new-tokens`` tokens with
+the book's loop without the cache (every step runs the model on the whole
+sequence) and with it (one pass over the prompt, then one token per step),
+and times every token as it arrives (the Exercise 2.2 streaming loops).
+The first token of both includes the pass over the whole prompt, so the
+milliseconds per token are those of the tokens after it: the steady
+state, where the two differ. It prints a table, and can save a plot and a
+JSON list of ``{"prompt_tokens", "ms_per_token_no_cache",
+"ms_per_token_cache", "speedup"}`` objects.
+
+The full-size Qwen3 0.6B architecture with random weights (bfloat16): the
+cost does not depend on the weights, so no download is needed. Timings
+vary with the machine and its load; the two modes alternate per length so
+that both see the same load.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
+
+from helpers.kv_cache_timing import (
+    kv_cache_vs_length,
+    plot_kv_cache_vs_length,
+)
+from helpers.random_weights import seeded_model
+from helpers.tiny_model import TINY_QWEN3_CONFIG
+
+DEFAULT_LENGTHS = [16, 64, 256, 1024, 2048]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Example: --lengths 16 64 256 --new-tokens 8",
+    )
+    parser.add_argument("--lengths", type=_positive_int, nargs="+",
+                        default=DEFAULT_LENGTHS, metavar="N",
+                        help="prompt lengths in tokens (default: "
+                        f"{' '.join(map(str, DEFAULT_LENGTHS))})")
+    parser.add_argument("--new-tokens", type=_at_least_two, default=8,
+                        metavar="N", help="tokens generated per run "
+                        "(default 8; the first one is the prompt's pass)")
+    parser.add_argument("--plot", type=Path, metavar="PATH",
+                        help="save a plot (PNG) here")
+    parser.add_argument("--json", type=Path, metavar="PATH",
+                        help="save the results as JSON here")
+    parser.add_argument("--device", default="cpu",
+                        help="where to run (default: cpu)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a tiny model: checks the script, measures "
+                        "nothing")
+    args = parser.parse_args(argv)
+    cfg = TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B
+    longest = max(args.lengths) + args.new_tokens
+    if longest > cfg["context_length"]:
+        parser.error(f"--lengths: {max(args.lengths)} + --new-tokens "
+                     f"{args.new_tokens} is more than the model's context "
+                     f"length, {cfg['context_length']}")
+    for path in (args.plot, args.json):
+        if path is not None and not path.parent.is_dir():
+            parser.error(f"{path}: the folder {path.parent} does not "
+                         "exist")
+    try:
+        args.device = torch.device(args.device)
+        torch.empty(1, device=args.device)
+    except (RuntimeError, AssertionError) as exc:
+        parser.error(f"--device {args.device}: {exc}")
+    args.cfg = cfg
+    return args
+
+
+def _positive_int(text):
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _at_least_two(text):
+    value = _int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"must be >= 2 (the first token is the prompt's pass), got "
+            f"{value}"
+        )
+    return value
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number, got {text!r}"
+        ) from None
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = args.cfg
+    model = seeded_model(cfg, seed=123).to(args.device).eval()
+    title = (f"{'tiny model' if args.tiny else 'Qwen3 0.6B'} "
+             f"({str(cfg['dtype']).removeprefix('torch.')}), "
+             f"{args.device}, {torch.get_num_threads()} threads")
+    print(f"{title}, random weights; {args.new_tokens} new tokens per run, "
+          "median ms per token after the first")
+    results = kv_cache_vs_length(
+        model, args.lengths, args.new_tokens,
+        printer=lambda line: print(line, flush=True),
+    )
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"Saved {args.json}")
+    if args.plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        plot_kv_cache_vs_length(results, title, args.plot)
+        print(f"Saved {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""FastGenerator: the same tokens as the book's loop and as
+helpers.generate, in float32; bad input; the compile fallback."""
+
+import pytest
+import torch
+from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
+
+from helpers import generate_text_basic_cache
+from helpers.decoding import generate
+from helpers.fast_generation import FastGenerator
+from helpers.random_weights import seeded_model
+from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
+
+PROMPT = torch.tensor([[1, 5, 9, 2, 7]])
+BATCH = torch.tensor([[1, 5, 9, 2, 7], [3, 3, 8, 1, 4], [9, 9, 9, 0, 2]])
+
+
+@pytest.fixture
+def fast(tiny_model):
+    return FastGenerator(tiny_model, max_seq_len=48, max_batch_size=4,
+                         compile=False)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_greedy_equals_the_book_loop(seed):
+    model = tiny_qwen3_model(seed)
+    prompt = torch.randint(0, 64, (1, 3 + seed),
+                           generator=torch.Generator().manual_seed(seed))
+    expected = generate_text_basic_cache(model, prompt, 30)
+    fast = FastGenerator(model, max_seq_len=40, compile=False)
+    assert torch.equal(fast.generate(prompt, 30), expected)
+    assert torch.equal(generate_text_basic_cache(model, prompt, 30),
+                       expected)  # the book's loop still works the same
+
+
+def test_batches_and_eos_equal_helpers_generate(tiny_model, fast):
+    free = generate(tiny_model, BATCH, 20).tolist()
+    eos = [free[0][5], free[2][9]]
+    for kwargs in ({}, {"eos_token_id": eos}, {"eos_token_id": eos[0]}):
+        expected = generate(tiny_model, BATCH, 20, **kwargs)
+        assert torch.equal(fast.generate(BATCH, 20, **kwargs), expected)
+        streamed = torch.cat(list(fast.stream(BATCH, 20, **kwargs)), 1)
+        assert torch.equal(streamed, expected)
+
+
+def test_single_prompt_stops_before_eos(tiny_model, fast):
+    free = generate_text_basic_cache(tiny_model, PROMPT, 20)[0].tolist()
+    eos = free[6]
+    expected = generate_text_basic_cache(tiny_model, PROMPT, 20, eos)
+    assert torch.equal(fast.generate(PROMPT, 20, eos_token_id=eos),
+                       expected)
+    first = fast.generate(PROMPT, 20, eos_token_id=free[0])
+    assert first.shape == (1, 0)
+
+
+def test_sampling_equals_helpers_generate_with_the_same_seed(tiny_model,
+                                                             fast):
+    kwargs = {"temperature": 0.9, "top_k": 20, "top_p": 0.9}
+    expected = generate(tiny_model, BATCH, 15,
+                        generator=torch.Generator().manual_seed(3), **kwargs)
+    got = fast.generate(BATCH, 15, generator=torch.Generator().manual_seed(3),
+                        **kwargs)
+    assert torch.equal(got, expected)
+
+
+def test_weights_are_shared_not_copied(tiny_model):
+    before = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    fast = FastGenerator(tiny_model, max_seq_len=16, compile=False)
+    for key, value in tiny_model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    att = tiny_model.trf_blocks[0].att
+    fused = fast.decoder.layers[0].wqkv
+    assert att.W_query.weight.data_ptr() == fused.data_ptr()
+
+
+def test_kv_cache_size_follows_max_seq_len():
+    model = tiny_qwen3_model()
+    fast = FastGenerator(model, max_seq_len=32, max_batch_size=2,
+                         compile=False)
+    cfg = TINY_QWEN3_CONFIG
+    per_token = 2 * cfg["n_layers"] * cfg["n_kv_groups"] * cfg["head_dim"]
+    assert fast.kv_cache_bytes == per_token * 32 * 2 * 4  # float32
+
+
+def test_compiled_step_gives_the_same_tokens(tiny_model):
+    expected = generate(tiny_model, BATCH[:2], 12)
+    fast = FastGenerator(tiny_model, max_seq_len=24, max_batch_size=2,
+                         compile=True)
+    assert torch.equal(fast.generate(BATCH[:2], 12), expected)
+    assert fast.compiled and fast.warm_up_seconds > 0
+
+
+def test_a_failing_compiler_falls_back_with_one_message(tiny_model,
+                                                        capsys):
+    fast = FastGenerator(tiny_model, max_seq_len=24, compile=False)
+
+    def broken(token, pos):
+        raise RuntimeError("InvalidCxxCompiler: no working C++ compiler")
+
+    fast._decode, fast.compiled = broken, True
+    fast.warm_up_seconds = 0.0
+    out = fast.generate(PROMPT, 5)
+    assert torch.equal(out, generate_text_basic_cache(tiny_model, PROMPT, 5))
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and "without torch.compile" in printed[0]
+    assert not fast.compiled
+
+
+def test_full_size_short_run_equals_the_book_loop():
+    cfg = {**QWEN_CONFIG_06_B, "dtype": torch.float32}
+    model = seeded_model(cfg, seed=123).eval()
+    prompt = torch.tensor([[840, 20772, 3460, 4128, 4119, 13]])
+    expected = generate_text_basic_cache(model, prompt, 6)
+    fast = FastGenerator(model, max_seq_len=16, compile=False)
+    assert torch.equal(fast.generate(prompt, 6), expected)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda m, f: f.generate(PROMPT, 44), ValueError,
+         "max_seq_len is 48: create the FastGenerator with "
+         "max_seq_len=49"),
+        (lambda m, f: f.generate(torch.ones(5, 2, dtype=torch.long), 3),
+         ValueError, "the batch has 5 prompts, but max_batch_size is 4"),
+        (lambda m, f: FastGenerator(torch.compile(m), 8), TypeError,
+         "the book's Qwen3Model"),
+        (lambda m, f: FastGenerator(torch.nn.Linear(2, 2), 8), TypeError,
+         "got Linear"),
+        (lambda m, f: FastGenerator(m, 0), ValueError,
+         "max_seq_len must be >= 1"),
+        (lambda m, f: FastGenerator(m, 200), ValueError,
+         "context length of 128"),
+        (lambda m, f: FastGenerator(m, 8, max_batch_size=0), ValueError,
+         "max_batch_size must be >= 1"),
+        (lambda m, f: f.generate(PROMPT, 3, eos_token_id="x"), TypeError,
+         "eos_token_id"),
+        (lambda m, f: f.generate(PROMPT, 3, temperature=-1), ValueError,
+         "temperature"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(tiny_model, fast, call, error,
+                                      message):
+    with pytest.raises(error, match=message):
+        call(tiny_model, fast)

@@ -1,0 +1,91 @@
+"""The scripts of ch02/03_faster-generation: their options and output
+files, on a tiny model (they measure nothing there; the real runs are in
+that folder's README)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from notebooks import ROOT
+
+FOLDER = ROOT / "ch02" / "03_faster-generation"
+
+
+def run(script, *args):
+    return subprocess.run(
+        [sys.executable, str(FOLDER / script), *args], capture_output=True,
+        text=True, timeout=600, cwd=ROOT,
+    )
+
+
+def test_kv_cache_vs_length_writes_table_json_and_plot(tmp_path):
+    result = run("kv_cache_vs_length.py", "--tiny", "--lengths", "4", "32",
+                 "--new-tokens", "4", "--json", str(tmp_path / "kv.json"),
+                 "--plot", str(tmp_path / "kv.png"))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "kv.json").read_text())
+    assert [row["prompt_tokens"] for row in rows] == [4, 32]
+    for row in rows:
+        assert set(row) == {"prompt_tokens", "ms_per_token_no_cache",
+                            "ms_per_token_cache", "speedup"}
+        assert row["speedup"] == pytest.approx(
+            row["ms_per_token_no_cache"] / row["ms_per_token_cache"],
+            rel=0.05,
+        )
+        assert f"{row['prompt_tokens']:>8}" in result.stdout
+    assert (tmp_path / "kv.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lengths", "0"], "--lengths: must be >= 1"),
+        (["--lengths", "ten"], "must be a whole number"),
+        (["--new-tokens", "1"], "--new-tokens: must be >= 2"),
+        (["--tiny", "--lengths", "126"], "more than the model's context "
+         "length, 128"),
+        (["--json", "/no/such/folder/kv.json"], "does not exist"),
+        (["--device", "nonsense"], "--device nonsense"),
+    ],
+)
+def test_kv_cache_vs_length_bad_arguments(args, message):
+    result = run("kv_cache_vs_length.py", *args)
+    assert result.returncode == 2
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_benchmark_runs_the_chosen_modes(tmp_path):
+    result = run("benchmark.py", "--tiny", "--modes", "book-cache",
+                 "fast-eager", "--new-tokens", "5", "--repeats", "1",
+                 "--batch-sizes", "--long-steps", "12",
+                 "--json", str(tmp_path / "b.json"),
+                 "--plot", str(tmp_path / "b.png"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert [m["mode"] for m in report["modes"]] == [
+        "book: KV cache", "fast path (eager)"]
+    for mode in report["modes"]:
+        assert mode["tokens_per_sec"] > 0
+        assert len(mode["runs_tokens_per_sec"]) == 1
+    assert len(report["per_token_ms"]) == 12
+    assert report["batches"] == []
+    assert "Weights read per token" in result.stdout
+    assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--modes", "turbo"], "invalid choice: 'turbo'"),
+        (["--repeats", "0"], "--repeats: must be >= 1"),
+        (["--batch-sizes", "0"], "--batch-sizes: must be >= 1"),
+        (["--plot", "/no/such/folder/b.png"], "does not exist"),
+    ],
+)
+def test_benchmark_bad_arguments(args, message):
+    result = run("benchmark.py", *args)
+    assert result.returncode == 2
+    assert message in result.stderr.strip().splitlines()[-1]
