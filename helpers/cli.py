@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from .arg_types import int_at_least, parse_number
+
 EXIT_COMMANDS = {"/exit", "/quit"}
 RESET_COMMAND = "/reset"
 MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed accepts
@@ -84,22 +86,12 @@ def build_parser():
     return parser
 
 
-def _non_negative_int(text):
-    value = _parse(text, int, "a whole number")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_int(text):
-    value = _parse(text, int, "a whole number")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+_non_negative_int = int_at_least(0)
+_positive_int = int_at_least(1)
 
 
 def _seed(text):
-    value = _parse(text, int, "a whole number")
+    value = parse_number(text, int, "a whole number")
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(
             f"must be between 0 and {MAX_SEED}, got {text}"
@@ -108,28 +100,19 @@ def _seed(text):
 
 
 def _non_negative_float(text):
-    value = _parse(text, float, "a number")
+    value = parse_number(text, float, "a number")
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
     return value
 
 
 def _probability(text):
-    value = _parse(text, float, "a number")
+    value = parse_number(text, float, "a number")
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(
             f"must be between 0 (excluded) and 1, got {text}"
         )
     return value
-
-
-def _parse(text, kind, what):
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be {what}, got {text!r}"
-        ) from None
 
 
 def check_combinations(parser, args):

@@ -37,6 +37,11 @@ import torch.nn.functional as F
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers import generate_text_basic, generate_text_basic_cache
+from helpers.arg_types import (
+    check_output_folders,
+    int_at_least,
+    usable_device,
+)
 from helpers.compile_support import torch_compile_works
 from helpers.fast_generation import FastGenerator
 from helpers.random_weights import seeded_model
@@ -65,17 +70,17 @@ def parse_args(argv=None):
     parser.add_argument("--modes", nargs="+", choices=list(MODES),
                         default=list(MODES), metavar="MODE",
                         help="which modes to run (default: all)")
-    parser.add_argument("--new-tokens", type=_positive_int, default=100,
+    parser.add_argument("--new-tokens", type=int_at_least(1), default=100,
                         metavar="N", help="tokens per run (default 100)")
-    parser.add_argument("--prompt-tokens", type=_positive_int, default=10,
+    parser.add_argument("--prompt-tokens", type=int_at_least(1), default=10,
                         metavar="N", help="prompt length (default 10)")
-    parser.add_argument("--repeats", type=_positive_int, default=3,
+    parser.add_argument("--repeats", type=int_at_least(1), default=3,
                         metavar="N", help="timed runs per mode (default 3)")
-    parser.add_argument("--batch-sizes", type=_positive_int, nargs="*",
+    parser.add_argument("--batch-sizes", type=int_at_least(1), nargs="*",
                         default=[1, 4, 8], metavar="B",
                         help="batch sizes for the compiled fast path "
                         "(default 1 4 8; none to skip)")
-    parser.add_argument("--long-steps", type=_non_negative_int,
+    parser.add_argument("--long-steps", type=int_at_least(0),
                         default=1000, metavar="N",
                         help="time every token of one N-token run of the "
                         "fast path (default 1000; 0 to skip)")
@@ -90,37 +95,12 @@ def parse_args(argv=None):
                         help="a tiny float32 model: checks the script, "
                         "measures nothing")
     args = parser.parse_args(argv)
-    for path in (args.plot, args.json):
-        if path is not None and not path.parent.is_dir():
-            parser.error(f"{path}: the folder {path.parent} does not "
-                         "exist")
-    name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        args.device = torch.device(name)
-        torch.empty(1, device=args.device)
-    except (RuntimeError, AssertionError) as exc:
-        parser.error(f"--device {name}: {exc}")
+    check_output_folders(parser, args.plot, args.json)
+    args.device = usable_device(
+        parser, args.device or ("cuda" if torch.cuda.is_available()
+                                else "cpu"))
     args.cfg = TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B
     return args
-
-
-def _positive_int(text):
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number, got {text!r}"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 # The limit ---------------------------------------------------------------

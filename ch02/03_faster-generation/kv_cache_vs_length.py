@@ -28,6 +28,11 @@ from pathlib import Path
 import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
+from helpers.arg_types import (
+    check_output_folders,
+    int_at_least,
+    usable_device,
+)
 from helpers.kv_cache_timing import (
     kv_cache_vs_length,
     plot_kv_cache_vs_length,
@@ -43,11 +48,13 @@ def parse_args(argv=None):
         description=__doc__.splitlines()[0],
         epilog="Example: --lengths 16 64 256 --new-tokens 8",
     )
-    parser.add_argument("--lengths", type=_positive_int, nargs="+",
+    parser.add_argument("--lengths", type=int_at_least(1), nargs="+",
                         default=DEFAULT_LENGTHS, metavar="N",
                         help="prompt lengths in tokens (default: "
                         f"{' '.join(map(str, DEFAULT_LENGTHS))})")
-    parser.add_argument("--new-tokens", type=_at_least_two, default=8,
+    at_least_two = int_at_least(2, " (the first token is the prompt's "
+                                   "pass)")
+    parser.add_argument("--new-tokens", type=at_least_two, default=8,
                         metavar="N", help="tokens generated per run "
                         "(default 8; the first one is the prompt's pass)")
     parser.add_argument("--plot", type=Path, metavar="PATH",
@@ -66,43 +73,10 @@ def parse_args(argv=None):
         parser.error(f"--lengths: {max(args.lengths)} + --new-tokens "
                      f"{args.new_tokens} is more than the model's context "
                      f"length, {cfg['context_length']}")
-    for path in (args.plot, args.json):
-        if path is not None and not path.parent.is_dir():
-            parser.error(f"{path}: the folder {path.parent} does not "
-                         "exist")
-    try:
-        args.device = torch.device(args.device)
-        torch.empty(1, device=args.device)
-    except (RuntimeError, AssertionError) as exc:
-        parser.error(f"--device {args.device}: {exc}")
+    check_output_folders(parser, args.plot, args.json)
+    args.device = usable_device(parser, args.device)
     args.cfg = cfg
     return args
-
-
-def _positive_int(text):
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _at_least_two(text):
-    value = _int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"must be >= 2 (the first token is the prompt's pass), got "
-            f"{value}"
-        )
-    return value
-
-
-def _int(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number, got {text!r}"
-        ) from None
 
 
 def main(argv=None):

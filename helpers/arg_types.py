@@ -1,0 +1,50 @@
+"""Command-line checks shared by ``ch02-generate`` and the bonus scripts:
+each bad value ends as one line that says what is allowed."""
+
+import argparse
+
+import torch
+
+
+def parse_number(text, kind, what):
+    """``kind(text)``, or an argparse error saying it must be ``what``."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be {what}, got {text!r}"
+        ) from None
+
+
+def int_at_least(minimum, why=""):
+    """An argparse type: a whole number >= ``minimum``; ``why`` is added
+    to the message."""
+    def parse(text):
+        value = parse_number(text, int, "a whole number")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be >= {minimum}{why}, got {value}"
+            )
+        return value
+
+    return parse
+
+
+def check_output_folders(parser, *paths):
+    """A one-line error for an output file whose folder does not exist,
+    before any work is done."""
+    for path in paths:
+        if path is not None and not path.parent.is_dir():
+            parser.error(f"{path}: the folder {path.parent} does not "
+                         "exist")
+
+
+def usable_device(parser, name):
+    """``torch.device(name)`` if a tensor can live there, else a one-line
+    error."""
+    try:
+        device = torch.device(name)
+        torch.empty(1, device=device)
+    except (RuntimeError, AssertionError) as exc:
+        parser.error(f"--device {name}: {exc}")
+    return device
