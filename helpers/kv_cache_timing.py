@@ -21,17 +21,23 @@ from .generation import (
 from .timing import synchronize
 
 
-def ms_per_token(stream_fn, model, prompt, new_tokens):
-    """Median milliseconds between tokens after the first one."""
-    device = prompt.device
+def token_times_ms(token_stream, device):
+    """Milliseconds each token of ``token_stream`` took to arrive."""
     times = []
     synchronize(device)
     last = time.perf_counter()
-    for token in stream_fn(model, prompt, new_tokens):
+    for token in token_stream:
         token.item()  # wait until the token exists
         now = time.perf_counter()
         times.append((now - last) * 1000)
         last = now
+    return times
+
+
+def ms_per_token(stream_fn, model, prompt, new_tokens):
+    """Median milliseconds between tokens after the first one."""
+    times = token_times_ms(stream_fn(model, prompt, new_tokens),
+                           prompt.device)
     return statistics.median(times[1:])
 
 

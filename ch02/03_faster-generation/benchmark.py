@@ -44,6 +44,7 @@ from helpers.arg_types import (
 )
 from helpers.compile_support import torch_compile_works
 from helpers.fast_generation import FastGenerator
+from helpers.kv_cache_timing import token_times_ms
 from helpers.random_weights import seeded_model
 from helpers.timing import peak_memory_gb, reset_peak_memory, synchronize
 from helpers.tiny_model import TINY_QWEN3_CONFIG
@@ -239,14 +240,8 @@ def per_token_times(model, args):
     fast = FastGenerator(model, args.prompt_tokens + steps,
                          compile=torch_compile_works(args.device))
     fast.warm_up(1)
-    times = []
-    synchronize(args.device)
-    last = time.perf_counter()
-    for token in fast.stream(random_prompt(args, 1), steps):
-        token.item()  # wait until the token exists
-        now = time.perf_counter()
-        times.append((now - last) * 1000)
-        last = now
+    times = token_times_ms(fast.stream(random_prompt(args, 1), steps),
+                           args.device)
     return times, fast.kv_cache_bytes
 
 
