@@ -21,7 +21,7 @@ gpt-fast:
 - one decoding step compiled once with static shapes (``fullgraph=True``;
   on CUDA as a CUDA graph with ``mode="reduce-overhead"``; on a CPU with
   inductor's ``freezing``, which repacks the weights for oneDNN's
-  matrix-vector kernels, about 1.5x faster); the prompt (prefill) runs
+  matrix-vector kernels, about 1.4x faster); the prompt (prefill) runs
   separately;
 - tokens chosen on the device (argmax, or sampling with a ``generator``),
   and EOS checked every few steps instead of after each one, so the host
