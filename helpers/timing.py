@@ -5,6 +5,7 @@ GPU has finished. ``synchronize`` waits for the device first, and
 ``time.perf_counter()`` is the clock meant for measuring intervals.
 """
 
+import statistics
 import time
 
 import torch
@@ -21,6 +22,19 @@ def synchronize(device):
         torch.xpu.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def median_seconds(fn, device, repeats):
+    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs, each
+    timed from an idle device until the device has finished."""
+    samples = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
 
 
 def reset_peak_memory(device):

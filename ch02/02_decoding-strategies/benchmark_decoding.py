@@ -18,7 +18,6 @@ numbers from the same run.
 import argparse
 import statistics
 import sys
-import time
 
 import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
@@ -26,7 +25,7 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 from helpers.decoding import beam_search, generate
 from helpers.random_weights import seeded_model
 from helpers.sampling import _top_p_filter_sorted, top_p_filter
-from helpers.timing import synchronize
+from helpers.timing import median_seconds
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 
 
@@ -45,14 +44,7 @@ def parse_args(argv=None):
 
 def median_ms(fn, device, repeats, per=1):
     """Median milliseconds of ``fn()`` over ``repeats`` runs, per item."""
-    samples = []
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        samples.append((time.perf_counter() - start) * 1000 / per)
-    return statistics.median(samples)
+    return median_seconds(fn, device, repeats) * 1000 / per
 
 
 def main(argv=None):

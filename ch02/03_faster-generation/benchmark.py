@@ -46,7 +46,12 @@ from helpers.compile_support import torch_compile_works
 from helpers.fast_generation import FastGenerator
 from helpers.kv_cache_timing import token_times_ms
 from helpers.random_weights import seeded_model
-from helpers.timing import peak_memory_gb, reset_peak_memory, synchronize
+from helpers.timing import (
+    median_seconds,
+    peak_memory_gb,
+    reset_peak_memory,
+    synchronize,
+)
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 from helpers.transformers_bridge import to_transformers
 
@@ -131,17 +136,9 @@ def matvec_rate(n_bytes, device, dtype, packed=False, repeats=5):
     else:
         def matvec():
             return F.linear(x, weight)
-    matvec()
-    seconds = []
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        matvec()
-        synchronize(device)
-        seconds.append(time.perf_counter() - start)
-    return rows * columns * torch.finfo(dtype).bits // 8 / statistics.median(
-        seconds
-    )
+    matvec()  # warm-up
+    n_bytes = rows * columns * torch.finfo(dtype).bits // 8
+    return n_bytes / median_seconds(matvec, device, repeats)
 
 
 # The modes ---------------------------------------------------------------
