@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from reasoning_from_scratch.qwen3 import Qwen3Model
 
 from .compile_support import torch_compile_works
+from .decoding import collect_stream
 from .sampling import check_generator, check_sampling_args, sample_next_token
 from .timing import synchronize
 from .validation import check_generation_args, check_non_negative_int
@@ -343,12 +344,11 @@ class FastGenerator:
         ``helpers.generate`` with the same arguments."""
         eos = self._check(token_ids, max_new_tokens, eos_token_id,
                           temperature, top_k, top_p, generator)
-        tokens = list(self._stream(token_ids, max_new_tokens, eos,
-                                   temperature, top_k, top_p, generator,
-                                   check_every=EOS_CHECK_EVERY))
-        if not tokens:
-            return token_ids[:, :0]
-        out = torch.cat(tokens, dim=1)  # (batch, steps), maybe past EOS
+        out = collect_stream(  # (batch, steps), maybe past EOS
+            self._stream(token_ids, max_new_tokens, eos, temperature, top_k,
+                         top_p, generator, check_every=EOS_CHECK_EVERY),
+            token_ids,
+        )
         return _trim_after_eos(out, eos)
 
     @torch.inference_mode()

@@ -47,10 +47,8 @@ from helpers.fast_generation import FastGenerator
 from helpers.kv_cache_timing import token_times_ms
 from helpers.random_weights import seeded_model
 from helpers.timing import (
+    measure_generation,
     median_seconds,
-    peak_memory_gb,
-    reset_peak_memory,
-    synchronize,
 )
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 from helpers.transformers_bridge import to_transformers
@@ -192,16 +190,13 @@ def build_modes(model, args, max_seq_len):
     return {key: fns[key] for key in args.modes}
 
 
-def timed(fn, prompt, n, device):
+def timed(fn, prompt, n):
     """(seconds, peak GPU memory in GB or None) of one run."""
-    reset_peak_memory(device)
-    synchronize(device)
-    start = time.perf_counter()
-    out = fn(prompt, n)
-    synchronize(device)
-    seconds = time.perf_counter() - start
+    result = measure_generation(lambda _model, ids, steps, _eos:
+                                fn(ids, steps), None, prompt, n)
+    out = result["output"]
     assert out.shape[1] == n, f"{out.shape[1]} tokens instead of {n}"
-    return seconds, peak_memory_gb(device)
+    return result["seconds"], result["peak_memory_gb"]
 
 
 # Batches and long runs -----------------------------------------------------
@@ -218,7 +213,7 @@ def batch_throughput(model, args):
                              compile=torch_compile_works(args.device))
         prompt = random_prompt(args, batch)
         fast.warm_up(batch)
-        best = min(timed(fast.generate, prompt, n, args.device)[0]
+        best = min(timed(fast.generate, prompt, n)[0]
                    for _ in range(args.repeats))
         rows.append({"batch_size": batch,
                      "aggregate_tokens_per_sec": round(batch * n / best, 2),
@@ -320,14 +315,14 @@ def main(argv=None):
     warm = {}
     for key, fn in fns.items():
         start = time.perf_counter()
-        timed(fn, prompt, n, device)
+        timed(fn, prompt, n)
         warm[key] = time.perf_counter() - start
         print(f"  warmed up {MODES[key]} in {warm[key]:.0f} s", flush=True)
     seconds = {key: [] for key in fns}
     memory = {key: None for key in fns}
     for _ in range(args.repeats):
         for key, fn in fns.items():
-            took, peak = timed(fn, prompt, n, device)
+            took, peak = timed(fn, prompt, n)
             seconds[key].append(took)
             memory[key] = peak
 
