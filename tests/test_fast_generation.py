@@ -106,6 +106,42 @@ def test_a_failing_compiler_falls_back_with_one_message(tiny_model,
     assert not fast.compiled
 
 
+def test_a_failing_cpp_wrapper_compiles_without_it(tiny_model, capsys,
+                                                   monkeypatch):
+    fast = FastGenerator(tiny_model, max_seq_len=24, compile=False)
+
+    def broken(token, pos):
+        raise RuntimeError("cpp_wrapper: cannot build the C++ wrapper")
+
+    fast._decode, fast.compiled, fast._cpp_wrapper = broken, True, True
+    fast.warm_up_seconds = 0.0
+    # Compiling again without cpp_wrapper works (here: the eager step)
+    without = []
+    monkeypatch.setattr(fast, "_compiled", lambda: without.append(
+        fast._cpp_wrapper) or fast.decoder.forward)
+    out = fast.generate(PROMPT, 5)
+    assert torch.equal(out, generate_text_basic_cache(tiny_model, PROMPT, 5))
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and "compiling without it" in printed[0]
+    assert without == [False] and fast.compiled
+
+
+def test_cpu_compile_options_are_set_while_compiling(tiny_model):
+    fast = FastGenerator(tiny_model, max_seq_len=8, compile=False)
+    seen = []
+
+    def step(token, pos):  # records what a compile would see
+        config = torch._inductor.config
+        seen.append((config.freezing, config.cpp_wrapper))
+        return fast.decoder(token, pos)
+
+    fast._decode, fast.compiled, fast._cpp_wrapper = step, True, True
+    fast.warm_up_seconds = 0.0
+    fast.generate(PROMPT, 2)
+    assert seen == [(True, True)]
+    assert not torch._inductor.config.freezing  # only while stepping
+
+
 def test_full_size_short_run_equals_the_book_loop():
     cfg = {**QWEN_CONFIG_06_B, "dtype": torch.float32}
     model = seeded_model(cfg, seed=123).eval()
