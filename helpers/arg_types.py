@@ -48,3 +48,32 @@ def usable_device(parser, name):
     except (RuntimeError, AssertionError) as exc:
         parser.error(f"--device {name}: {exc}")
     return device
+
+
+def add_dtype_argument(parser):
+    """``--dtype auto|bfloat16|float32`` (see ``helpers.dtype``)."""
+    from .dtype import DTYPES
+
+    parser.add_argument("--dtype", choices=["auto", *DTYPES],
+                        default="auto",
+                        help="the model's dtype (default auto: bfloat16 "
+                        "where this device computes it natively, else "
+                        "float32)")
+
+
+def usable_dtype(parser, name, device, cfg):
+    """The dtype ``--dtype name`` means on ``device``: for "auto" the
+    fastest (it prints a line that says which and why); a dtype the
+    device cannot run, or whose weights do not fit in its memory, is a
+    one-line error before anything is loaded."""
+    from .dtype import DTYPES, check_dtype, check_fits, choose_dtype
+
+    if name == "auto":
+        return choose_dtype(device, cfg)
+    dtype = DTYPES[name]
+    try:
+        check_dtype(device, dtype)
+        check_fits(cfg, dtype, device)
+    except (ValueError, MemoryError) as exc:
+        parser.error(f"--dtype {name}: {exc}")
+    return dtype

@@ -18,18 +18,33 @@ download, a broken file) with status 1; Ctrl+C while loading with 130.
 
 import argparse
 import contextlib
+import io
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from .arg_types import int_at_least, parse_number
+from .arg_types import (
+    add_dtype_argument,
+    int_at_least,
+    parse_number,
+    usable_dtype,
+)
 
 EXIT_COMMANDS = {"/exit", "/quit"}
 RESET_COMMAND = "/reset"
 MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed accepts
 IM_END = "<|im_end|>"
+
+
+def model_config():
+    """The configuration of the model the command loads: the one the
+    downloaded checkpoint is checked against, Qwen3 0.6B (tests set
+    ``helpers.checkpoint.EXPECTED_CONFIG`` to a smaller one)."""
+    from . import checkpoint
+
+    return checkpoint.EXPECTED_CONFIG
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,6 +96,7 @@ def build_parser():
     parser.add_argument("--device", default="auto",
                         choices=["auto", "cpu", "cuda", "mps", "xpu"],
                         help="where to run (default: the fastest found)")
+    add_dtype_argument(parser)
     parser.add_argument("--out-dir", default="qwen3", type=Path,
                         help="folder for the model files (default: qwen3)")
     return parser
@@ -147,8 +163,7 @@ def pick_device(parser, name):
     from .device import get_device
 
     if name == "auto":
-        with contextlib.redirect_stdout(sys.stderr):
-            return get_device()
+        return get_device()  # prints which device it found
     available = {
         "cpu": True,
         "cuda": torch.cuda.is_available(),
@@ -167,7 +182,13 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_combinations(parser, args)
-    device = pick_device(parser, args.device)
+    # What auto chose is said only once every argument is known to be
+    # good: a mistake gets one line, nothing else
+    notices = io.StringIO()
+    with contextlib.redirect_stdout(notices):
+        device = pick_device(parser, args.device)
+        dtype = usable_dtype(parser, args.dtype, device, model_config())
+    sys.stderr.write(notices.getvalue())
 
     from .download import (
         DownloadError,
@@ -177,7 +198,7 @@ def main(argv=None):
 
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            model, tokenizer = load(args, device)
+            model, tokenizer = load(args, device, dtype)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
@@ -201,24 +222,21 @@ def main(argv=None):
     return interactive(session)
 
 
-def load(args, device):
+def load(args, device, dtype):
     """Download (if needed) and load the tokenizer and model."""
-    from reasoning_from_scratch.qwen3 import (
-        QWEN_CONFIG_06_B,
-        Qwen3Model,
-        Qwen3Tokenizer,
-    )
+    from reasoning_from_scratch.qwen3 import Qwen3Model, Qwen3Tokenizer
 
     from .compile_support import torch_compile_works
     from .download import qwen3_files
+    from .dtype import to_dtype
 
     paths = qwen3_files(kind=args.kind, out_dir=args.out_dir)
     tokenizer = Qwen3Tokenizer(tokenizer_file_path=paths["tokenizer"])
-    model = Qwen3Model(QWEN_CONFIG_06_B)
+    model = Qwen3Model(model_config())
     model.load_state_dict(
         torch.load(paths["model"], map_location="cpu", weights_only=True)
     )
-    model.to(device)
+    to_dtype(model, dtype).to(device)
     if args.compile and torch_compile_works(device):
         torch._dynamo.config.allow_unspec_int_on_nn_module = True
         model = torch.compile(model)

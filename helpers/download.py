@@ -33,6 +33,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from . import checkpoint
 from .checkpoint import CheckpointError, check_checkpoint
 from .offline_tokenizer import (
     QWEN3_TOKENIZER_SHA256,
@@ -222,7 +223,7 @@ def _ensure_weights(path):
             "weights to replace them."
         )
     elif random_wanted:
-        write_random_checkpoint(path)
+        write_random_checkpoint(path, checkpoint.EXPECTED_CONFIG)
         _print_random_banner(path)
         return path
 

@@ -1,8 +1,12 @@
-"""Shared fixtures: determinism, the tiny model, the offline tokenizer."""
+"""Shared fixtures: determinism, the tiny model, the offline tokenizer,
+one full-size random-weights checkpoint."""
+
+import shutil
 
 import pytest
 import torch
 
+from helpers import download_qwen3_small
 from helpers.offline_tokenizer import rebuild_qwen3_tokenizer
 from helpers.tiny_model import tiny_qwen3_model
 
@@ -30,6 +34,22 @@ def tokenizer_path(tmp_path_factory):
     """The Qwen3 base tokenizer, rebuilt offline once per test session."""
     path = tmp_path_factory.mktemp("qwen3") / "tokenizer-base.json"
     return rebuild_qwen3_tokenizer(path)
+
+
+@pytest.fixture(scope="session")
+def full_size_dir(tmp_path_factory, tokenizer_path):
+    """A ``qwen3/`` folder with the tokenizer and a full-size checkpoint
+    written in random-weights mode (1.5 GB): once per test session, by
+    ``download_qwen3_small`` as a reader's first run writes it."""
+    folder = tmp_path_factory.mktemp("full-size") / "qwen3"
+    folder.mkdir()
+    shutil.copy(tokenizer_path, folder / "tokenizer-base.json")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("QWEN3_RANDOM_WEIGHTS", "1")
+        env.setenv("HF_HUB_OFFLINE", "1")
+        download_qwen3_small(kind="base", out_dir=folder)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)  # free the disk
 
 
 @pytest.fixture(autouse=True)

@@ -1,169 +1,256 @@
-"""ch02-generate end to end, in random-weights mode, in a subprocess."""
+"""ch02-generate: its behaviour in-process with a small model (the real
+tokenizer, 2 narrow layers), and end to end in a subprocess where a
+process of its own matters: the installed command on the full-size
+checkpoint, Ctrl+C while loading, a narrow standard output."""
 
 import io
 import os
 import shutil
 import signal
 import subprocess
-import time
+import sys
 
 import pytest
 import torch
 from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
+from small_model import SMALL_QWEN3_CONFIG
 
-from helpers import cli
+from helpers import checkpoint, cli
 from helpers.chat import Conversation
 from helpers.random_weights import write_random_checkpoint
 from venv_tools import tool
 
 SCRIPT = tool("ch02-generate")
+SMALL_CLI = [sys.executable, os.path.join(os.path.dirname(__file__),
+                                          "small_model.py")]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, tokenizer_path):
-    folder = tmp_path_factory.mktemp("cli-qwen3")
+def small_dir(tmp_path_factory, tokenizer_path):
+    """The tokenizer and a random checkpoint of the small model."""
+    folder = tmp_path_factory.mktemp("cli-small")
     shutil.copy(tokenizer_path, folder / "tokenizer-base.json")
-    write_random_checkpoint(folder / "qwen3-0.6B-base.pth")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)  # 1.5 GB
+    write_random_checkpoint(folder / "qwen3-0.6B-base.pth",
+                            SMALL_QWEN3_CONFIG)
+    return folder
 
 
-def environment(random_weights=True, **extra):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **extra}
-    env.pop("QWEN3_RANDOM_WEIGHTS", None)
+@pytest.fixture
+def small_model(monkeypatch):
+    """The command loads (and checks files against) the small model."""
+    monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG", SMALL_QWEN3_CONFIG)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def run_main(args, capsys, monkeypatch, stdin="", random_weights=True):
+    """``ch02-generate ARGS`` in this process: (exit code, out, err)."""
     if random_weights:
-        env["QWEN3_RANDOM_WEIGHTS"] = "1"
+        monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    try:
+        code = cli.main(args)
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def cli_run(small_model, small_dir, capsys, monkeypatch):
+    """Run the command on the small model, in ``small_dir`` by default."""
+    def run(args, stdin="", random_weights=True, out_dir=small_dir):
+        return run_main([*args, "--out-dir", str(out_dir)], capsys,
+                        monkeypatch, stdin, random_weights)
+
+    return run
+
+
+def environment(**extra):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QWEN3_RANDOM_WEIGHTS": "1",
+           **extra}
     return env
 
 
-def run_cli(args, stdin="", random_weights=True, timeout=300, **env):
+def run_process(command, timeout=300, **env):
     return subprocess.run(
-        [SCRIPT, *args], input=stdin, capture_output=True, text=True,
-        env=environment(random_weights, **env), timeout=timeout,
-        encoding="utf-8",
+        command, capture_output=True, text=True, env=environment(**env),
+        timeout=timeout, encoding="utf-8",
     )
 
 
-def test_one_shot_prompt(model_dir):
-    result = run_cli(["--prompt", "Explain large language models.",
-                      "--max-new-tokens", "5", "--temperature", "0.8",
-                      "--top-k", "50", "--top-p", "0.9", "--seed", "1",
-                      "--device", "cpu", "--out-dir", str(model_dir)])
+@pytest.mark.slow
+def test_installed_command_on_the_full_size_checkpoint(full_size_dir):
+    result = run_process(
+        [SCRIPT, "--prompt", "Explain large language models.",
+         "--max-new-tokens", "5", "--temperature", "0.8", "--top-k", "50",
+         "--top-p", "0.9", "--seed", "1", "--device", "cpu",
+         "--out-dir", str(full_size_dir)])
     assert result.returncode == 0, result.stderr
     assert "[5 tokens," in result.stderr
     assert "tokens/sec]" in result.stderr
     assert "RANDOM WEIGHTS" in result.stderr  # the banner is not hidden
+    assert "The model runs in" in result.stderr  # the dtype and why
     assert "RANDOM" not in result.stdout  # stdout holds only the text
 
 
-def test_stop_text_cuts_the_answer_right_after_it(model_dir):
-    result = run_cli(["--prompt", "Hello", "--max-new-tokens", "200",
-                      "--stop", "e", "--out-dir", str(model_dir),
-                      "--device", "cpu"])
-    assert result.returncode == 0, result.stderr
-    text = result.stdout.removesuffix("\n")
+def test_one_shot_prompt(cli_run):
+    code, out, err = cli_run(["--prompt", "Explain large language models.",
+                              "--max-new-tokens", "5", "--temperature",
+                              "0.8", "--top-k", "50", "--top-p", "0.9",
+                              "--seed", "1", "--device", "cpu"])
+    assert code == 0, err
+    assert "[5 tokens," in err and "tokens/sec]" in err
+    assert "RANDOM WEIGHTS" in err
+    assert "RANDOM" not in out
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_dtype_is_the_one_asked_for(cli_run, monkeypatch, dtype):
+    loaded = []
+    real_load = cli.load
+
+    def spy(args, device, chosen):
+        model, tokenizer = real_load(args, device, chosen)
+        loaded.append((chosen, model.out_head.weight.dtype,
+                       model.cfg["dtype"]))
+        return model, tokenizer
+
+    monkeypatch.setattr(cli, "load", spy)
+    code, _, err = cli_run(["--prompt", "Hi", "--max-new-tokens", "2",
+                            "--dtype", dtype, "--device", "cpu"])
+    assert code == 0, err
+    wanted = getattr(torch, dtype)
+    assert loaded == [(wanted, wanted, wanted)]
+    assert "The model runs in" not in err  # nothing was chosen for you
+
+
+def test_auto_dtype_says_what_it_chose_and_why(cli_run):
+    code, _, err = cli_run(["--prompt", "Hi", "--max-new-tokens", "2",
+                            "--device", "cpu"])
+    assert code == 0, err
+    line = next(line for line in err.splitlines()
+                if line.startswith("The model runs in"))
+    assert "this CPU" in line
+
+
+def test_float32_that_does_not_fit_fails_before_loading(cli_run,
+                                                        monkeypatch):
+    monkeypatch.setattr("helpers.dtype.free_memory_bytes",
+                        lambda device: 10**6)
+    monkeypatch.setattr(cli, "load", lambda *a: pytest.fail("loaded"))
+    code, _, err = cli_run(["--prompt", "Hi", "--dtype", "float32"])
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "--dtype float32: the model needs" in lines[0]
+    assert "use bfloat16" in lines[0]
+
+
+def test_stop_text_cuts_the_answer_right_after_it(cli_run):
+    code, out, err = cli_run(["--prompt", "Hello", "--max-new-tokens", "200",
+                              "--stop", "e", "--device", "cpu"])
+    assert code == 0, err
+    text = out.removesuffix("\n")
     assert text.endswith("e") and text.count("e") == 1, text
 
 
-def test_interactive_session_with_beam_search(model_dir):
-    result = run_cli(["--max-new-tokens", "3", "--beam-width", "2",
-                      "--out-dir", str(model_dir), "--device", "cpu"],
-                     stdin="Hello\n\nSecond prompt\n/quit\nnever read\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.count("[3 tokens,") == 2
-    assert result.stdout.count(">>> ") == 4  # the 4th reads /quit
+def test_interactive_session_with_beam_search(cli_run):
+    stdin = "Hello\n\nSecond prompt\n/quit\nnever read\n"
+    code, out, err = cli_run(["--max-new-tokens", "3", "--beam-width", "2",
+                              "--device", "cpu"], stdin=stdin)
+    assert code == 0, err
+    assert err.count("[3 tokens,") == 2
+    assert out.count(">>> ") == 4  # the 4th reads /quit
 
 
-def test_interactive_session_ends_at_end_of_input(model_dir):
-    result = run_cli(["--max-new-tokens", "2", "--no-cache",
-                      "--out-dir", str(model_dir)], stdin="Hi\n")
-    assert result.returncode == 0, result.stderr
-    assert "[2 tokens," in result.stderr
+def test_interactive_session_ends_at_end_of_input(cli_run):
+    code, _, err = cli_run(["--max-new-tokens", "2", "--no-cache"],
+                           stdin="Hi\n")
+    assert code == 0, err
+    assert "[2 tokens," in err
 
 
-def test_chat_keeps_the_conversation_and_drops_old_turns(model_dir):
+def test_chat_keeps_the_conversation_and_drops_old_turns(cli_run):
     messages = ["Hi there", "Tell me more", "And then?", "One more",
                 "/reset", "New start", "/quit"]
-    result = run_cli(["--chat", "--max-new-tokens", "8",
-                      "--context-length", "64", "--out-dir", str(model_dir),
-                      "--device", "cpu"], stdin="\n".join(messages) + "\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stderr.count("tokens/sec]") == 5
-    assert "[dropped the 1 oldest turn to fit the 64-token context]" in (
-        result.stderr
-    )
-    assert "[new conversation]" in result.stderr
+    code, _, err = cli_run(["--chat", "--max-new-tokens", "8",
+                            "--context-length", "64", "--device", "cpu"],
+                           stdin="\n".join(messages) + "\n")
+    assert code == 0, err
+    assert err.count("tokens/sec]") == 5
+    assert "[dropped the 1 oldest turn to fit the 64-token context]" in err
+    assert "[new conversation]" in err
 
 
-def test_interactive_error_is_reported_and_the_session_goes_on(model_dir):
+def test_interactive_error_is_reported_and_the_session_goes_on(cli_run):
     long_prompt = "word " * 80
-    result = run_cli(["--max-new-tokens", "4", "--context-length", "40",
-                      "--out-dir", str(model_dir), "--device", "cpu"],
-                     stdin=f"{long_prompt}\nShort one\n")
-    assert result.returncode == 0, result.stderr
-    error = [line for line in result.stderr.splitlines()
+    code, _, err = cli_run(["--max-new-tokens", "4", "--context-length",
+                            "40", "--device", "cpu"],
+                           stdin=f"{long_prompt}\nShort one\n")
+    assert code == 0, err
+    error = [line for line in err.splitlines()
              if line.startswith("ch02-generate: error:")]
     assert len(error) == 1 and "shorten it" in error[0]
-    assert "[4 tokens," in result.stderr  # the next prompt was answered
-    assert "Traceback" not in result.stderr
+    assert "[4 tokens," in err  # the next prompt was answered
+    assert "Traceback" not in err
 
 
-def test_one_shot_prompt_longer_than_the_context_exits_2(model_dir):
-    result = run_cli(["--prompt", "word " * 80, "--context-length", "40",
-                      "--max-new-tokens", "4", "--out-dir", str(model_dir),
-                      "--device", "cpu"])
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
+def test_one_shot_prompt_longer_than_the_context_exits_2(cli_run):
+    code, _, err = cli_run(["--prompt", "word " * 80, "--context-length",
+                            "40", "--max-new-tokens", "4", "--device",
+                            "cpu"])
+    assert code == 2
+    last = err.strip().splitlines()[-1]
     assert last.startswith("ch02-generate: error: the prompt has")
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in err
 
 
-def test_missing_model_explains_what_to_do(tmp_path):
-    result = run_cli(["--prompt", "Hi", "--out-dir", str(tmp_path),
-                      "--device", "cpu"], random_weights=False)
-    assert result.returncode == 1
-    assert "not available" in result.stderr
-    assert "QWEN3_RANDOM_WEIGHTS=1" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_missing_model_explains_what_to_do(cli_run, tmp_path):
+    code, _, err = cli_run(["--prompt", "Hi", "--device", "cpu"],
+                           random_weights=False, out_dir=tmp_path)
+    assert code == 1
+    assert "not available" in err
+    assert "QWEN3_RANDOM_WEIGHTS=1" in err
+    assert "Traceback" not in err
 
 
-def test_corrupt_checkpoint_is_one_line_and_exit_1(tmp_path,
+def test_corrupt_checkpoint_is_one_line_and_exit_1(cli_run, tmp_path,
                                                    tokenizer_path):
     shutil.copy(tokenizer_path, tmp_path / "tokenizer-base.json")
     (tmp_path / "qwen3-0.6B-base.pth").write_bytes(b"\x00garbage" * 100)
-    result = run_cli(["--prompt", "Hi", "--out-dir", str(tmp_path),
-                      "--device", "cpu"], random_weights=False)
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
+    code, _, err = cli_run(["--prompt", "Hi", "--device", "cpu"],
+                           random_weights=False, out_dir=tmp_path)
+    assert code == 1
+    last = err.strip().splitlines()[-1]
     assert "is not a Qwen3 0.6B checkpoint" in last
     assert "Delete the file" in last
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in err
 
 
-def test_html_instead_of_the_tokenizer_is_one_line_and_exit_1(tmp_path):
+def test_html_instead_of_the_tokenizer_is_one_line_and_exit_1(cli_run,
+                                                              tmp_path):
     (tmp_path / "tokenizer-base.json").write_text("<html>portal</html>")
-    result = run_cli(["--prompt", "Hi", "--out-dir", str(tmp_path),
-                      "--device", "cpu"])
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
+    code, _, err = cli_run(["--prompt", "Hi", "--device", "cpu"],
+                           out_dir=tmp_path)
+    assert code == 1
+    last = err.strip().splitlines()[-1]
     assert "is not the Qwen3 tokenizer: it is an HTML page" in last
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs no CUDA")
-def test_unavailable_device_fails_before_loading(model_dir):
-    start = time.perf_counter()
-    result = run_cli(["--prompt", "Hi", "--device", "cuda",
-                      "--out-dir", str(model_dir)])
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
+def test_unavailable_device_fails_before_loading(cli_run, monkeypatch):
+    monkeypatch.setattr(cli, "load", lambda *a: pytest.fail("loaded"))
+    code, _, err = cli_run(["--prompt", "Hi", "--device", "cuda"])
+    assert code == 2
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and "--device cuda: no such device" in lines[0]
-    assert time.perf_counter() - start < 30  # nothing was loaded
 
 
-def test_ctrl_c_while_loading_exits_quietly_with_130(model_dir):
+@pytest.mark.slow
+def test_ctrl_c_while_loading_exits_quietly_with_130(full_size_dir):
     process = subprocess.Popen(
-        [SCRIPT, "--prompt", "Hi", "--out-dir", str(model_dir),
+        [SCRIPT, "--prompt", "Hi", "--out-dir", str(full_size_dir),
          "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=environment(), text=True,
     )
@@ -177,11 +264,13 @@ def test_ctrl_c_while_loading_exits_quietly_with_130(model_dir):
     assert "Traceback" not in err
 
 
-def test_non_utf8_stdout_does_not_crash(model_dir):
-    result = run_cli(["--prompt", "東京の天気は", "--max-new-tokens", "20",
-                      "--out-dir", str(model_dir), "--device", "cpu"],
-                     PYTHONIOENCODING="cp1252")
+def test_non_utf8_stdout_does_not_crash(small_dir):
+    result = run_process(
+        [*SMALL_CLI, "--prompt", "東京の天気は", "--max-new-tokens", "20",
+         "--out-dir", str(small_dir), "--device", "cpu"],
+        PYTHONIOENCODING="cp1252")
     assert result.returncode == 0, result.stderr
+    assert "[20 tokens," in result.stderr
     assert "UnicodeEncodeError" not in result.stderr
 
 
@@ -216,13 +305,18 @@ def test_make_utf8_rewraps_a_narrow_stream():
          "must be smaller than --context-length"),
         (["--kind", "chat"], "invalid choice"),
         (["--device", "tpu"], "invalid choice"),
+        (["--dtype", "float16"], "--dtype: invalid choice: 'float16'"),
+        (["--dtype", "bf16"], "--dtype: invalid choice"),
     ],
 )
-def test_bad_arguments_get_one_line_and_exit_code_2(args, message):
-    result = run_cli(args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
+def test_bad_arguments_get_one_line_and_exit_code_2(args, message, capsys,
+                                                    monkeypatch):
+    monkeypatch.setattr(cli, "load", lambda *a: pytest.fail("loaded"))
+    code, out, err = run_main(args, capsys, monkeypatch)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert out == ""
 
 
 class FakeTokenizer:
