@@ -56,20 +56,20 @@ def add_dtype_argument(parser):
 
     parser.add_argument("--dtype", choices=["auto", *DTYPES],
                         default="auto",
-                        help="the model's dtype (default auto: bfloat16 "
-                        "where this device computes it natively, else "
-                        "float32)")
+                        help="the model's dtype (default auto: the "
+                        "faster one here, measured)")
 
 
-def usable_dtype(parser, name, device, cfg):
+def usable_dtype(parser, name, device, cfg, work="decoding"):
     """The dtype ``--dtype name`` means on ``device``: for "auto" the
-    fastest (it prints a line that says which and why); a dtype the
-    device cannot run, or whose weights do not fit in its memory, is a
-    one-line error before anything is loaded."""
+    fastest for ``work`` (``helpers.dtype.choose_dtype``, which prints a
+    line that says which and why); a dtype the device cannot run, or
+    whose weights do not fit in its memory, is a one-line error before
+    anything is loaded."""
     from .dtype import DTYPES, check_dtype, check_fits, choose_dtype
 
     if name == "auto":
-        return choose_dtype(device, cfg)
+        return choose_dtype(device, cfg, work)
     dtype = DTYPES[name]
     try:
         check_dtype(device, dtype)
@@ -77,3 +77,13 @@ def usable_dtype(parser, name, device, cfg):
     except (ValueError, MemoryError) as exc:
         parser.error(f"--dtype {name}: {exc}")
     return dtype
+
+
+def config_with_dtype(parser, args, cfg, work):
+    """``cfg`` with the dtype of ``args.dtype`` on ``args.device`` (see
+    ``usable_dtype``), for the scripts that build a random-weights model;
+    ``--tiny``'s model keeps its float32 unless a dtype is named."""
+    if args.tiny and args.dtype == "auto":
+        return cfg
+    return {**cfg, "dtype": usable_dtype(parser, args.dtype, args.device,
+                                         cfg, work)}

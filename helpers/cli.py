@@ -187,7 +187,10 @@ def main(argv=None):
     notices = io.StringIO()
     with contextlib.redirect_stdout(notices):
         device = pick_device(parser, args.device)
-        dtype = usable_dtype(parser, args.dtype, device, model_config())
+        # Without the cache every step reads the whole text: prompt work
+        work = "prompts" if args.no_cache else "decoding"
+        dtype = usable_dtype(parser, args.dtype, device, model_config(),
+                             work)
     sys.stderr.write(notices.getvalue())
 
     from .download import (

@@ -5,14 +5,18 @@ GPUs and on CPUs with bfloat16 instructions (AVX-512 BF16, AMX, ARM's
 bf16), faster too. Most x86 laptop CPUs have no such instructions (AVX2
 only): PyTorch converts every bfloat16 number to float32 and back, and a
 matrix product over a prompt runs several times slower than in float32.
+Decoding with a KV cache is different: each step multiplies one row by
+every weight, so its time is the time to read the weights, and bfloat16
+weights are half as many bytes; there bfloat16 usually wins everywhere.
 
 ``choose_dtype`` decides by measuring rather than by a table of CPU flags
-that goes stale: on a CPU it times one of the model's own matrix
-products (64 prompt rows through a 1024 x 3072 layer) in both dtypes and
-keeps bfloat16 unless float32 is faster. On GPUs it asks the device
-whether it computes bfloat16 natively. Either way it says in one line
-what it chose and why, and keeps bfloat16 where float32 would not fit in
-memory.
+that goes stale. On a CPU it times, in both dtypes, the matrix product
+that dominates the work at hand: for ``work="prompts"`` (reading prompts,
+the book's loop without a cache) 64 rows through the feed-forward
+layer's shape; for ``work="decoding"`` one row through a matrix larger
+than the CPU's caches. On GPUs it asks the device whether it computes
+bfloat16 natively. Either way it says in one line what it chose and why,
+and keeps bfloat16 where float32 would not fit in memory.
 """
 
 import functools
@@ -23,9 +27,11 @@ import torch
 # The dtypes ``--dtype`` and ``choose_dtype`` know, by name
 DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
 
-# The matrix product that is timed on a CPU: a prompt's worth of rows
-# through the feed-forward layer's shape in Qwen3 0.6B
-_ROWS, _IN, _OUT = 64, 1024, 3072
+# The matrix product timed on a CPU, (rows, in, out) by kind of work: a
+# prompt's worth of rows through the feed-forward layer's shape in Qwen3
+# 0.6B; one row (a decoding step) through 64 MB of bfloat16 weights, more
+# than a CPU's caches hold, so that it measures reading from memory
+WORK = {"prompts": (64, 1024, 3072), "decoding": (1, 4096, 8192)}
 
 GB = 1e9
 
@@ -95,11 +101,11 @@ def check_fits(cfg, dtype, device):
         )
 
 
-def _seconds(dtype, repeats=5):
-    """Best time of one (64 x 1024) @ (1024 x 3072) product on the CPU."""
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(_ROWS, _IN, generator=generator).to(dtype)
-    w = torch.randn(_OUT, _IN, generator=generator).to(dtype)
+def _seconds(dtype, work, repeats=5):
+    """Best time of ``work``'s matrix product on the CPU in ``dtype``."""
+    rows, n_in, n_out = WORK[work]
+    x = torch.full((rows, n_in), 0.5, dtype=dtype)
+    w = torch.full((n_out, n_in), 0.01, dtype=dtype)
     torch.nn.functional.linear(x, w)  # warm-up: kernels, caches
     best = float("inf")
     for _ in range(repeats):
@@ -109,19 +115,24 @@ def _seconds(dtype, repeats=5):
     return best
 
 
+_WHAT = {"prompts": "reading prompts (and the loop without a KV cache)",
+         "decoding": "decoding with a KV cache (one row per step)"}
+
+
 @functools.cache
-def _fastest(device_type):
-    """(dtype, why) for a device type, measured once per process."""
+def _fastest(device_type, work):
+    """(dtype, why) for a device type and work, measured once."""
     if device_type == "cpu":
-        ratio = _seconds(torch.bfloat16) / _seconds(torch.float32)
+        ratio = _seconds(torch.bfloat16, work) / _seconds(torch.float32,
+                                                          work)
         if ratio > 1:
             return torch.float32, (
-                f"this CPU has no fast bfloat16 (its matrix products run "
-                f"{ratio:.1f}x slower than in float32 here)"
+                f"on this CPU, {_WHAT[work]} runs {ratio:.1f}x faster in "
+                "float32 (it has no fast bfloat16)"
             )
         return torch.bfloat16, (
-            f"this CPU computes bfloat16 natively ({1 / ratio:.1f}x the "
-            "speed of float32 here)"
+            f"on this CPU, {_WHAT[work]} runs {1 / ratio:.1f}x faster in "
+            "bfloat16"
         )
     if device_type == "cuda":
         if torch.cuda.is_bf16_supported(including_emulation=False):
@@ -130,16 +141,23 @@ def _fastest(device_type):
     return torch.bfloat16, f"{device_type.upper()} computes bfloat16"
 
 
-def choose_dtype(device, cfg=None, verbose=True):
-    """The dtype the model runs fastest in on ``device``: bfloat16 (the
-    book's) or float32. Prints one line that says which and why, unless
+def choose_dtype(device, cfg=None, work="prompts", verbose=True):
+    """The dtype the model runs fastest in on ``device`` for ``work``:
+    bfloat16 (the book's) or float32. ``work`` is "prompts" where
+    matrix products over many tokens dominate (reading long prompts, the
+    book's loop without a KV cache, as in the chapter notebook) and
+    "decoding" where one token per step does (generating with a KV
+    cache). Prints one line that says which and why, unless
     ``verbose=False``. ``cfg`` (default Qwen3 0.6B) sizes the memory
     check: float32 is only chosen if its weights fit."""
     from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
+    if work not in WORK:
+        raise ValueError(f"work must be one of {', '.join(WORK)}, got "
+                         f"{work!r}.")
     cfg = QWEN_CONFIG_06_B if cfg is None else cfg
     device = torch.device(device)
-    dtype, why = _fastest(device.type)
+    dtype, why = _fastest(device.type, work)
     if dtype == torch.float32:
         try:
             check_fits(cfg, dtype, device)
@@ -159,8 +177,14 @@ def choose_dtype(device, cfg=None, verbose=True):
 
 def to_dtype(model, dtype):
     """Convert the book's ``Qwen3Model`` to ``dtype``, in place, and
-    return it. Its forward pass casts to ``model.cfg["dtype"]`` before the
-    output layer, so the configuration changes too (a copy: the book's
-    ``QWEN_CONFIG_06_B`` stays as it is)."""
+    return it: what the book builds in ``cfg["dtype"]`` (the embedding
+    and every linear layer), as if the model had been built with
+    ``dtype``. The RMSNorm scales and the RoPE tables stay float32, as
+    the book has them. The forward pass casts to ``model.cfg["dtype"]``
+    before the output layer, so the configuration changes too (a copy:
+    the book's ``QWEN_CONFIG_06_B`` stays as it is)."""
     model.cfg = {**model.cfg, "dtype": dtype}
-    return model.to(dtype)
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+            module.to(dtype)
+    return model

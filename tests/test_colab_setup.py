@@ -21,6 +21,8 @@ from packaging.requirements import Requirement
 
 from notebooks import ROOT
 
+pytestmark = pytest.mark.slow  # a fresh virtual environment, pip installs
+
 MAIN = ROOT / "ch02" / "01_main-chapter-code" / "ch02_main.ipynb"
 # Run the notebook up to and including the first forward pass (2.6)
 LAST_CELL = "Formatted Output tensor shape"

@@ -13,7 +13,8 @@ SCRIPT = ROOT / "ch02" / "02_decoding-strategies" / "benchmark_decoding.py"
 
 def test_benchmark_decoding_prints_every_ratio():
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--tiny"], capture_output=True,
+        [sys.executable, str(SCRIPT), "--tiny", "--dtype", "float32"],
+        capture_output=True,
         text=True, timeout=300, cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
@@ -22,6 +23,7 @@ def test_benchmark_decoding_prints_every_ratio():
         assert re.search(rf"{name}\s+[\d.]+ ms/token\s+[\d.]+x greedy",
                          result.stdout), result.stdout
     assert re.search(r"1\.00x greedy", result.stdout)
+    assert "(torch.float32), random weights, device cpu (" in result.stdout
     for kind in ("flat", "peaked"):
         assert re.search(rf"{kind} .*full sort\s+[\d.]+ ms, top_p_filter"
                          rf"\s+[\d.]+ ms", result.stdout), result.stdout

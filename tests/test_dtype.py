@@ -12,6 +12,7 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers import dtype as dtype_module
 from helpers import generate_text_basic_cache
+from helpers.cpu_kind import cpu_kind
 from helpers.dtype import (
     check_dtype,
     check_fits,
@@ -39,7 +40,7 @@ def timings(monkeypatch):
     def set_seconds(bf16, fp32):
         seconds = {torch.bfloat16: bf16, torch.float32: fp32}
         monkeypatch.setattr(dtype_module, "_seconds",
-                            lambda dtype: seconds[dtype])
+                            lambda dtype, work: seconds[dtype])
         dtype_module._fastest.cache_clear()
 
     yield set_seconds
@@ -53,14 +54,15 @@ def test_slow_bfloat16_means_float32_and_says_why(timings, capsys):
     assert out.count("\n") == 0  # one line
     assert out.startswith("The model runs in float32, 3.0 GB instead of "
                           "1.5 GB in bfloat16")
-    assert "4.0x slower than in float32" in out
+    assert ("reading prompts (and the loop without a KV cache) runs 4.0x "
+            "faster in float32" in out)
 
 
 def test_native_bfloat16_stays(timings, capsys):
     timings(bf16=0.010, fp32=0.030)
     assert choose_dtype("cpu") == torch.bfloat16
     out = capsys.readouterr().out
-    assert "bfloat16 (1.5 GB)" in out and "3.0x the speed" in out
+    assert "bfloat16 (1.5 GB)" in out and "3.0x faster in bfloat16" in out
 
 
 def test_float32_that_does_not_fit_stays_bfloat16(timings, capsys,
@@ -77,14 +79,37 @@ def test_float32_that_does_not_fit_stays_bfloat16(timings, capsys,
 def test_the_choice_is_measured_once(monkeypatch):
     calls = []
     monkeypatch.setattr(dtype_module, "_seconds",
-                        lambda dtype: calls.append(dtype) or 1.0)
+                        lambda dtype, work: calls.append(work) or 1.0)
     dtype_module._fastest.cache_clear()
     try:
         for _ in range(3):
             choose_dtype("cpu", verbose=False)
+            choose_dtype("cpu", work="decoding", verbose=False)
     finally:
         dtype_module._fastest.cache_clear()
-    assert len(calls) == 2  # one product in each dtype
+    # one product in each dtype, per kind of work
+    assert calls == ["prompts", "prompts", "decoding", "decoding"]
+
+
+def test_the_work_decides_which_product_is_timed(monkeypatch, capsys):
+    # An AVX2-only CPU: slow bfloat16 arithmetic, but half the bytes
+    seconds = {("prompts", torch.bfloat16): 0.04,
+               ("prompts", torch.float32): 0.01,
+               ("decoding", torch.bfloat16): 0.002,
+               ("decoding", torch.float32): 0.003}
+    monkeypatch.setattr(dtype_module, "_seconds",
+                        lambda dtype, work: seconds[work, dtype])
+    dtype_module._fastest.cache_clear()
+    try:
+        assert choose_dtype("cpu") == torch.float32
+        assert choose_dtype("cpu", work="decoding") == torch.bfloat16
+    finally:
+        dtype_module._fastest.cache_clear()
+    assert "decoding with a KV cache (one row per step) runs 1.5x faster " \
+           "in bfloat16" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="work must be one of prompts, "
+                       "decoding, got 'training'"):
+        choose_dtype("cpu", work="training")
 
 
 @pytest.mark.parametrize("cfg", [QWEN_CONFIG_06_B, TINY_QWEN3_CONFIG])
@@ -110,6 +135,17 @@ def test_to_dtype_converts_the_model_and_leaves_the_config():
     prompt = torch.tensor([[1, 2, 3, 4]])
     assert torch.equal(generate_text_basic_cache(model, prompt, 12),
                        generate_text_basic_cache(reference, prompt, 12))
+
+
+def test_to_dtype_and_back_is_the_book_model_again():
+    model = seeded_model({**TINY_QWEN3_CONFIG, "dtype": torch.bfloat16}, 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    to_dtype(to_dtype(model, torch.float32), torch.bfloat16)
+    after = model.state_dict()
+    for key, tensor in before.items():  # dtypes too: norms stay float32
+        assert after[key].dtype == tensor.dtype, key
+        assert torch.equal(after[key], tensor), key
+    assert model.cos.dtype == torch.float32
 
 
 def test_check_fits_names_the_sizes_and_the_way_out(monkeypatch):
@@ -141,7 +177,7 @@ def test_a_cpu_without_bfloat16_instructions_gets_float32():
     capability, message, chosen = run_choice(AVX2_ONLY)
     assert capability == "AVX2"
     assert chosen == "torch.float32"
-    assert "this CPU has no fast bfloat16" in message
+    assert "faster in float32 (it has no fast bfloat16)" in message
 
 
 @pytest.mark.skipif(not torch._C._cpu._is_amx_tile_supported(),
@@ -149,3 +185,18 @@ def test_a_cpu_without_bfloat16_instructions_gets_float32():
 def test_a_cpu_with_amx_keeps_bfloat16():
     _, message, chosen = run_choice({})
     assert chosen == "torch.bfloat16", message
+
+
+def test_cpu_kind_names_what_the_kernels_use():
+    kind = cpu_kind()
+    if platform.machine().lower() in {"x86_64", "amd64"}:
+        assert kind.startswith("x86, ")
+        env = {**os.environ, **AVX2_ONLY}
+        limited = subprocess.run(
+            [sys.executable, "-c", "from helpers.cpu_kind import cpu_kind; "
+             "print(cpu_kind())"], env=env, capture_output=True, text=True,
+            timeout=120,
+        ).stdout.strip()
+        assert limited == "x86, AVX2 only (limited by ATEN_CPU_CAPABILITY)"
+    else:
+        assert kind == platform.machine().lower()

@@ -142,6 +142,7 @@ def test_cpu_compile_options_are_set_while_compiling(tiny_model):
     assert not torch._inductor.config.freezing  # only while stepping
 
 
+@pytest.mark.slow
 def test_full_size_short_run_equals_the_book_loop():
     cfg = {**QWEN_CONFIG_06_B, "dtype": torch.float32}
     model = seeded_model(cfg, seed=123).eval()

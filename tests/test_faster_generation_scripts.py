@@ -48,6 +48,7 @@ def test_kv_cache_vs_length_writes_table_json_and_plot(tmp_path):
          "length, 128"),
         (["--json", "/no/such/folder/kv.json"], "does not exist"),
         (["--device", "nonsense"], "--device nonsense"),
+        (["--dtype", "float16"], "--dtype: invalid choice: 'float16'"),
     ],
 )
 def test_kv_cache_vs_length_bad_arguments(args, message):
@@ -58,7 +59,8 @@ def test_kv_cache_vs_length_bad_arguments(args, message):
 
 
 def test_benchmark_runs_the_chosen_modes(tmp_path):
-    result = run("benchmark.py", "--tiny", "--modes", "book-cache",
+    result = run("benchmark.py", "--tiny", "--dtype", "bfloat16",
+                 "--modes", "book-cache",
                  "fast-eager", "--new-tokens", "5", "--repeats", "1",
                  "--batch-sizes", "--long-steps", "3",
                  "--json", str(tmp_path / "b.json"),
@@ -74,6 +76,8 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
     assert "ms/token at steps 1-2, " in result.stdout
     assert report["batches"] == []
     assert "Weights read per token" in result.stdout
+    assert report["dtype"] == "bfloat16"  # as asked, on the tiny model
+    assert "random weights, bfloat16, cpu (" in result.stdout  # CPU kind
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -84,6 +88,7 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
         (["--repeats", "0"], "--repeats: must be >= 1"),
         (["--batch-sizes", "0"], "--batch-sizes: must be >= 1"),
         (["--plot", "/no/such/folder/b.png"], "does not exist"),
+        (["--dtype", "bf16"], "--dtype: invalid choice: 'bf16'"),
     ],
 )
 def test_benchmark_bad_arguments(args, message):

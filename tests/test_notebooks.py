@@ -14,6 +14,8 @@ import pytest
 
 from notebooks import ROOT, all_notebooks
 
+pytestmark = pytest.mark.slow  # each notebook runs the full-size model
+
 NOTEBOOKS = all_notebooks()
 
 

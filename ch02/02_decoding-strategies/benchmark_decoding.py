@@ -3,8 +3,9 @@ sampling and beam search, measured side by side in one run.
 
     uv run python ch02/02_decoding-strategies/benchmark_decoding.py
 
-Uses the full-size Qwen3 0.6B architecture with random weights in bfloat16:
-speed does not depend on the weights, so no download is needed. The modes
+Uses the full-size Qwen3 0.6B architecture with random weights, in the
+dtype that decodes fastest here unless ``--dtype`` names one: speed does
+not depend on the weights, so no download is needed. The modes
 run alternately, after one warm-up run each; the script prints the median
 milliseconds per generated token and each mode's ratio to greedy
 decoding. Random weights give flat next-token distributions, the worst
@@ -22,6 +23,12 @@ import sys
 import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
+from helpers.arg_types import (
+    add_dtype_argument,
+    config_with_dtype,
+    usable_device,
+)
+from helpers.cpu_kind import cpu_kind
 from helpers.decoding import beam_search, generate
 from helpers.random_weights import seeded_model
 from helpers.sampling import _top_p_filter_sorted, top_p_filter
@@ -37,9 +44,15 @@ def parse_args(argv=None):
     parser.add_argument("--top-p", type=float, default=0.9)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    add_dtype_argument(parser)
     parser.add_argument("--tiny", action="store_true",
                         help="tiny model (a smoke test, not a benchmark)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.device = usable_device(parser, args.device)
+    args.cfg = config_with_dtype(
+        parser, args, TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B,
+        "decoding")
+    return args
 
 
 def median_ms(fn, device, repeats, per=1):
@@ -49,8 +62,7 @@ def median_ms(fn, device, repeats, per=1):
 
 def main(argv=None):
     args = parse_args(argv)
-    device = torch.device(args.device)
-    cfg = TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B
+    device, cfg = args.device, args.cfg
     model = seeded_model(cfg, seed=123).to(device).eval()
     generator = torch.Generator(device=device).manual_seed(1)
     prompt = torch.randint(0, cfg["vocab_size"], (1, args.prompt_tokens),
@@ -74,7 +86,8 @@ def main(argv=None):
             samples[name].append(median_ms(fn, device, 1, per=n))
 
     print(f"Model: {'tiny' if args.tiny else 'Qwen3 0.6B'} "
-          f"({cfg['dtype']}), random weights, device {device}, "
+          f"({cfg['dtype']}), random weights, device {device}"
+          + (f" ({cpu_kind()})" if device.type == "cpu" else "") + ", "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"Prompt {args.prompt_tokens} tokens, {n} new tokens, KV cache, "
           f"{args.repeats} timed runs each (median)")

@@ -7,7 +7,7 @@ transformers, and the memory-bandwidth limit, measured side by side.
 
 Everything runs in one process on the full-size Qwen3 0.6B architecture
 with random weights (the cost does not depend on the weights, so no
-download is needed), bfloat16, greedy decoding without EOS, so every mode
+download is needed), greedy decoding without EOS, so every mode
 generates exactly ``--new-tokens`` tokens. Each mode is warmed up first
 (compilation happens there; its time is reported apart), then the timed
 runs alternate between the modes, so that all of them see the same load,
@@ -38,11 +38,14 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers import generate_text_basic, generate_text_basic_cache
 from helpers.arg_types import (
+    add_dtype_argument,
     check_output_folders,
+    config_with_dtype,
     int_at_least,
     usable_device,
 )
 from helpers.compile_support import torch_compile_works
+from helpers.cpu_kind import cpu_kind
 from helpers.fast_generation import FastGenerator
 from helpers.kv_cache_timing import token_times_ms
 from helpers.random_weights import seeded_model
@@ -91,6 +94,7 @@ def parse_args(argv=None):
     parser.add_argument("--device", default=None,
                         help="where to run (default: cuda if available, "
                         "else cpu)")
+    add_dtype_argument(parser)
     parser.add_argument("--plot", type=Path, metavar="PATH",
                         help="save the charts (PNG) here")
     parser.add_argument("--json", type=Path, metavar="PATH",
@@ -103,7 +107,9 @@ def parse_args(argv=None):
     args.device = usable_device(
         parser, args.device or ("cuda" if torch.cuda.is_available()
                                 else "cpu"))
-    args.cfg = TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B
+    args.cfg = config_with_dtype(
+        parser, args, TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B,
+        "decoding")
     return args
 
 
@@ -297,8 +303,10 @@ def main(argv=None):
         limits["packed"] = matvec_rate(n_bytes, device, cfg["dtype"],
                                        packed=True) / n_bytes
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                else f"{device.type}, {torch.get_num_threads()} threads")
-    print(f"Qwen3 0.6B architecture, random weights, "
+                else f"{device.type} ({cpu_kind()}), "
+                f"{torch.get_num_threads()} threads")
+    print(f"{'tiny model' if args.tiny else 'Qwen3 0.6B architecture'}, "
+          "random weights, "
           f"{str(cfg['dtype']).removeprefix('torch.')}, {hardware}, "
           f"torch {torch.__version__}")
     print(f"Prompt {args.prompt_tokens} tokens, {n} new tokens, batch 1, "
@@ -377,6 +385,7 @@ def main(argv=None):
     if args.json is not None:
         args.json.write_text(json.dumps({
             "hardware": hardware, "torch": torch.__version__,
+            "dtype": str(cfg["dtype"]).removeprefix("torch."),
             "new_tokens": n, "prompt_tokens": args.prompt_tokens,
             "bytes_per_token": n_bytes,
             "limit_tokens_per_sec": {k: round(v, 2)

@@ -14,8 +14,11 @@ state, where the two differ. It prints a table, and can save a plot and a
 JSON list of ``{"prompt_tokens", "ms_per_token_no_cache",
 "ms_per_token_cache", "speedup"}`` objects.
 
-The full-size Qwen3 0.6B architecture with random weights (bfloat16): the
-cost does not depend on the weights, so no download is needed. Timings
+The full-size Qwen3 0.6B architecture with random weights, in the dtype
+``--dtype`` names (default: the faster one for the loop without a cache
+here, which is most of the time; float32 on a CPU without bfloat16
+instructions): the cost does not depend on the weights, so no download is
+needed. Timings
 vary with the machine and its load; the two modes alternate per length so
 that both see the same load.
 """
@@ -29,10 +32,13 @@ import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers.arg_types import (
+    add_dtype_argument,
     check_output_folders,
+    config_with_dtype,
     int_at_least,
     usable_device,
 )
+from helpers.cpu_kind import cpu_kind
 from helpers.kv_cache_timing import (
     kv_cache_vs_length,
     plot_kv_cache_vs_length,
@@ -63,6 +69,7 @@ def parse_args(argv=None):
                         help="save the results as JSON here")
     parser.add_argument("--device", default="cpu",
                         help="where to run (default: cpu)")
+    add_dtype_argument(parser)
     parser.add_argument("--tiny", action="store_true",
                         help="a tiny model: checks the script, measures "
                         "nothing")
@@ -75,7 +82,7 @@ def parse_args(argv=None):
                      f"length, {cfg['context_length']}")
     check_output_folders(parser, args.plot, args.json)
     args.device = usable_device(parser, args.device)
-    args.cfg = cfg
+    args.cfg = config_with_dtype(parser, args, cfg, "prompts")
     return args
 
 
@@ -85,7 +92,9 @@ def main(argv=None):
     model = seeded_model(cfg, seed=123).to(args.device).eval()
     title = (f"{'tiny model' if args.tiny else 'Qwen3 0.6B'} "
              f"({str(cfg['dtype']).removeprefix('torch.')}), "
-             f"{args.device}, {torch.get_num_threads()} threads")
+             f"{args.device}"
+             + (f" ({cpu_kind()})" if args.device.type == "cpu" else "")
+             + f", {torch.get_num_threads()} threads")
     print(f"{title}, random weights; {args.new_tokens} new tokens per run, "
           "median ms per token after the first")
     results = kv_cache_vs_length(

@@ -1,0 +1,31 @@
+"""Which kind of CPU a timing was measured on, as the READMEs label them:
+the speed of bfloat16 (and so the dtype that runs fastest) depends on it.
+"""
+
+import os
+import platform
+
+import torch
+
+
+def cpu_kind():
+    """"x86, AVX-512 BF16", "x86, AVX2 only", "x86, AMX", or the machine
+    type elsewhere (for example "arm64"). It names the kernels PyTorch
+    uses here: a run limited with ``ATEN_CPU_CAPABILITY=avx2`` (and
+    ``ONEDNN_MAX_CPU_ISA=AVX2``) on a bigger CPU says so."""
+    machine = platform.machine().lower()
+    if machine not in {"x86_64", "amd64"}:
+        return machine
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability == "AVX2":
+        kind = "x86, AVX2 only"
+        if os.environ.get("ATEN_CPU_CAPABILITY", "").lower() == "avx2":
+            kind += " (limited by ATEN_CPU_CAPABILITY)"
+        return kind
+    if capability != "AVX512":
+        return f"x86, {capability}"
+    if torch._C._cpu._is_amx_tile_supported():
+        return "x86, AMX"
+    if torch._C._cpu._is_avx512_bf16_supported():
+        return "x86, AVX-512 BF16"
+    return "x86, AVX-512 (no BF16)"
