@@ -8,10 +8,24 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# A reader's order within the chapter's folder: the chapter, then the
+# exercises, then their solutions (which then find the chapter's compiled
+# kernels in inductor's cache on disk, as on a reader's machine)
+READING_ORDER = ["ch02_main.ipynb", "ch02_exercises.ipynb",
+                 "ch02_exercise-solutions.ipynb"]
+
+
 def all_notebooks():
+    """Every notebook under ch02/, folder by folder, in reading order."""
+    def order(path):
+        rank = (READING_ORDER.index(path.name)
+                if path.name in READING_ORDER else len(READING_ORDER))
+        return path.parent.name, rank, path.name
+
     return sorted(
-        p for p in (ROOT / "ch02").rglob("*.ipynb")
-        if ".ipynb_checkpoints" not in p.parts
+        (p for p in (ROOT / "ch02").rglob("*.ipynb")
+         if ".ipynb_checkpoints" not in p.parts),
+        key=order,
     )
 
 
