@@ -300,8 +300,13 @@ def main(argv=None):
     limits = {"f_linear": matvec_rate(n_bytes, device, cfg["dtype"])
               / n_bytes}
     if device.type == "cpu" and cfg["dtype"] == torch.bfloat16:
-        limits["packed"] = matvec_rate(n_bytes, device, cfg["dtype"],
-                                       packed=True) / n_bytes
+        try:
+            limits["packed"] = matvec_rate(n_bytes, device, cfg["dtype"],
+                                           packed=True) / n_bytes
+        except RuntimeError as exc:  # oneDNN packs bfloat16 only with
+            # AVX-512 (or AVX-NE-CONVERT): not on an AVX2-only CPU
+            print(f"(no oneDNN-packed bfloat16 limit on this CPU: "
+                  f"{str(exc).splitlines()[0][:120]})")
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"{device.type} ({cpu_kind()}), "
                 f"{torch.get_num_threads()} threads")
