@@ -52,6 +52,24 @@ def full_size_dir(tmp_path_factory, tokenizer_path):
     shutil.rmtree(folder, ignore_errors=True)  # free the disk
 
 
+@pytest.fixture
+def avx2_only_timings(monkeypatch):
+    """``helpers.dtype`` sees an AVX2-only CPU's timings (slow bfloat16
+    arithmetic, but half the bytes to read); its measured choice is
+    forgotten before and after."""
+    from helpers import dtype as dtype_module
+
+    seconds = {("prompts", torch.bfloat16): 0.04,
+               ("prompts", torch.float32): 0.01,
+               ("decoding", torch.bfloat16): 0.002,
+               ("decoding", torch.float32): 0.003}
+    monkeypatch.setattr(dtype_module, "_seconds",
+                        lambda dtype, work: seconds[work, dtype])
+    dtype_module._fastest.cache_clear()
+    yield
+    dtype_module._fastest.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _no_random_weights_env(monkeypatch):
     # Tests set the mode themselves; never inherit it from the shell

@@ -138,26 +138,13 @@ def test_auto_dtype_says_what_it_chose_and_why(cli_run):
     (["--no-cache"], torch.float32),  # every step reads the whole text
 ])
 def test_auto_dtype_is_chosen_for_the_work(cli_run, monkeypatch, args,
-                                           chosen):
-    from helpers import dtype as dtype_module
-
-    # An AVX2-only CPU: slow bfloat16 arithmetic, but half the bytes
-    seconds = {("prompts", torch.bfloat16): 0.04,
-               ("prompts", torch.float32): 0.01,
-               ("decoding", torch.bfloat16): 0.002,
-               ("decoding", torch.float32): 0.003}
-    monkeypatch.setattr(dtype_module, "_seconds",
-                        lambda dtype, work: seconds[work, dtype])
-    dtype_module._fastest.cache_clear()
+                                           chosen, avx2_only_timings):
     loaded = []
     real_load = cli.load
     monkeypatch.setattr(cli, "load", lambda a, device, dtype: (
         loaded.append(dtype) or real_load(a, device, dtype)))
-    try:
-        code, _, err = cli_run(["--prompt", "Hi", "--max-new-tokens", "2",
-                                "--device", "cpu", *args])
-    finally:
-        dtype_module._fastest.cache_clear()
+    code, _, err = cli_run(["--prompt", "Hi", "--max-new-tokens", "2",
+                            "--device", "cpu", *args])
     assert code == 0, err
     assert loaded == [chosen]
 

@@ -92,20 +92,10 @@ def test_the_choice_is_measured_once(monkeypatch):
     assert calls == ["prompts", "prompts", "decoding", "decoding"]
 
 
-def test_the_work_decides_which_product_is_timed(monkeypatch, capsys):
-    # An AVX2-only CPU: slow bfloat16 arithmetic, but half the bytes
-    seconds = {("prompts", torch.bfloat16): 0.04,
-               ("prompts", torch.float32): 0.01,
-               ("decoding", torch.bfloat16): 0.002,
-               ("decoding", torch.float32): 0.003}
-    monkeypatch.setattr(dtype_module, "_seconds",
-                        lambda dtype, work: seconds[work, dtype])
-    dtype_module._fastest.cache_clear()
-    try:
-        assert choose_dtype("cpu") == torch.float32
-        assert choose_dtype("cpu", work="decoding") == torch.bfloat16
-    finally:
-        dtype_module._fastest.cache_clear()
+def test_the_work_decides_which_product_is_timed(avx2_only_timings,
+                                                 capsys):
+    assert choose_dtype("cpu") == torch.float32
+    assert choose_dtype("cpu", work="decoding") == torch.bfloat16
     assert "decoding with a KV cache (one row per step) runs 1.5x faster " \
            "in bfloat16" in capsys.readouterr().out
     with pytest.raises(ValueError, match="work must be one of prompts, "
