@@ -50,7 +50,8 @@ def dtype_name(dtype):
 
 def model_bytes(cfg, dtype):
     """Bytes the weights of ``Qwen3Model(cfg)`` take in ``dtype``
-    (counted on the meta device, so nothing is allocated)."""
+    (counted from the checkpoint's expected shapes, so nothing is
+    allocated)."""
     from .checkpoint import expected_shapes
 
     n_params = sum(torch.Size(shape).numel()

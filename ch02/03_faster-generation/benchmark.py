@@ -46,6 +46,7 @@ from helpers.arg_types import (
 )
 from helpers.compile_support import torch_compile_works
 from helpers.cpu_kind import cpu_kind
+from helpers.dtype import dtype_name
 from helpers.fast_generation import FastGenerator
 from helpers.kv_cache_timing import token_times_ms
 from helpers.random_weights import seeded_model
@@ -390,7 +391,7 @@ def main(argv=None):
     if args.json is not None:
         args.json.write_text(json.dumps({
             "hardware": hardware, "torch": torch.__version__,
-            "dtype": str(cfg["dtype"]).removeprefix("torch."),
+            "dtype": dtype_name(cfg["dtype"]),
             "new_tokens": n, "prompt_tokens": args.prompt_tokens,
             "bytes_per_token": n_bytes,
             "limit_tokens_per_sec": {k: round(v, 2)
