@@ -104,6 +104,28 @@ def test_one_shot_prompt(cli_run):
     assert "RANDOM" not in out
 
 
+@pytest.mark.slow  # compiling: half a minute in a new process
+def test_compile_gives_the_uncompiled_answer(cli_run, monkeypatch):
+    """--compile on a CPU compiles block by block, same greedy tokens."""
+    from helpers import compile_support
+
+    compiled = []
+    real = compile_support.compile_blocks
+
+    def spy(model):
+        compiled.append(model)
+        return real(model)
+
+    monkeypatch.setattr(compile_support, "compile_blocks", spy)
+    args = ["--prompt", "Hi", "--max-new-tokens", "4", "--device", "cpu",
+            "--dtype", "float32"]
+    code, plain, err = cli_run(args)
+    assert code == 0, err
+    code, out, err = cli_run([*args, "--compile"])
+    assert code == 0, err
+    assert len(compiled) == 1 and out == plain
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
 def test_dtype_is_the_one_asked_for(cli_run, monkeypatch, dtype):
     loaded = []
