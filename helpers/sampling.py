@@ -24,18 +24,42 @@ def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
             f"temperature must be a number >= 0, got {temperature!r}; use "
             "0 for greedy decoding, about 0.7-1.0 for varied text."
         )
-    if top_k is not None and (not is_int(top_k) or top_k < 1):
+    if top_k is not None:
+        _check_top_k(top_k)
+    if top_p is not None:
+        _check_top_p(top_p)
+
+
+def _check_top_k(top_k):
+    if not is_int(top_k) or top_k < 1:
         raise ValueError(
             f"top_k must be an integer >= 1 or None, got {top_k!r}; "
             "for example top_k=50."
         )
-    if top_p is not None and (
-        not isinstance(top_p, numbers.Real) or isinstance(top_p, bool)
-        or not 0 < top_p <= 1
-    ):
+
+
+def _check_top_p(top_p):
+    if (not isinstance(top_p, numbers.Real) or isinstance(top_p, bool)
+            or not 0 < top_p <= 1):  # also refuses NaN
         raise ValueError(
             f"top_p must be a number with 0 < top_p <= 1 or None, got "
             f"{top_p!r}; for example top_p=0.9."
+        )
+
+
+def _check_logits(logits, name):
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        kind = (f"a {logits.dtype} tensor" if isinstance(logits, torch.Tensor)
+                else type(logits).__name__)
+        raise TypeError(
+            f"{name} needs logits as a floating-point tensor, got {kind}; "
+            "pass the model's output, for example model(token_ids)[:, -1]."
+        )
+    if logits.dim() != 2:
+        raise ValueError(
+            f"logits must have shape (batch, vocab_size), got "
+            f"{tuple(logits.shape)}; take the last position with "
+            "logits[:, -1]."
         )
 
 
@@ -63,16 +87,26 @@ def apply_temperature(logits, temperature):
     Below 1 the distribution gets sharper (closer to greedy), above 1
     flatter (more random).
     """
-    if temperature <= 0:
+    _check_logits(logits, "apply_temperature")
+    if (not isinstance(temperature, numbers.Real)
+            or isinstance(temperature, bool)
+            or not math.isfinite(temperature) or temperature <= 0):
         raise ValueError(
-            f"apply_temperature needs temperature > 0, got {temperature}; "
-            "temperature 0 means greedy decoding (argmax)."
+            f"apply_temperature needs a finite temperature > 0, got "
+            f"{temperature!r}; temperature 0 means greedy decoding "
+            "(argmax)."
         )
     return logits / temperature
 
 
 def top_k_filter(logits, top_k):
     """Keep the ``top_k`` highest logits per row; -inf for the rest."""
+    _check_logits(logits, "top_k_filter")
+    _check_top_k(top_k)
+    return _top_k(logits, top_k)
+
+
+def _top_k(logits, top_k):
     top_k = min(top_k, logits.size(-1))  # a larger top_k keeps everything
     v, _ = torch.topk(logits, top_k, dim=-1)
     return logits.masked_fill(logits < v[:, [-1]], -torch.inf)
@@ -97,6 +131,12 @@ def top_p_filter(logits, top_p):
     ``TOP_P_CANDIDATES`` are sorted, unless the nucleus needs more or a
     token lies within rounding distance of the threshold.
     """
+    _check_logits(logits, "top_p_filter")
+    _check_top_p(top_p)
+    return _top_p(logits, top_p)
+
+
+def _top_p(logits, top_p):
     if top_p >= 1.0:
         return logits
     k = min(TOP_P_CANDIDATES, logits.size(-1))
@@ -136,22 +176,18 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
     ``torch.Generator``) for reproducible draws.
     """
     check_sampling_args(temperature, top_k, top_p)
+    _check_logits(logits, "sample_next_token")
     check_generator(generator, logits.device)
-    if logits.dim() != 2:
-        raise ValueError(
-            f"logits must have shape (batch, vocab_size), got "
-            f"{tuple(logits.shape)}; take the last position with "
-            "logits[:, -1]."
-        )
     if temperature == 0:
         # Filters never remove the most likely token, so they cannot
         # change the argmax
         return torch.argmax(logits, dim=-1, keepdim=True)
 
-    logits = apply_temperature(logits.float(), temperature)
+    # Checked above: the unchecked filters, once per token
+    logits = logits.float() / temperature
     if top_k is not None:
-        logits = top_k_filter(logits, top_k)
+        logits = _top_k(logits, top_k)
     if top_p is not None:
-        logits = top_p_filter(logits, top_p)
+        logits = _top_p(logits, top_p)
     probas = torch.softmax(logits, dim=-1)
     return torch.multinomial(probas, num_samples=1, generator=generator)

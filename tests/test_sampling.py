@@ -179,3 +179,43 @@ def test_top_p_on_candidates_equals_top_p_on_everything(seed):
     fast = top_p_filter(logits, top_p)
     assert torch.equal(torch.isinf(fast),
                        torch.isinf(_top_p_filter_sorted(logits, top_p)))
+
+
+# The public filters check what they are given (one line that says what to
+# use), as sample_next_token does
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: apply_temperature(LOGITS, float("nan")), ValueError,
+         "finite temperature > 0"),
+        (lambda: apply_temperature(LOGITS, 0), ValueError, "greedy"),
+        (lambda: apply_temperature(LOGITS, -1.0), ValueError, "> 0"),
+        (lambda: apply_temperature(LOGITS, "hot"), ValueError, "temperature"),
+        (lambda: top_k_filter(LOGITS, 0), ValueError, "top_k must be"),
+        (lambda: top_k_filter(LOGITS, 2.5), ValueError, "top_k must be"),
+        (lambda: top_k_filter(LOGITS, True), ValueError, "top_k must be"),
+        (lambda: top_p_filter(LOGITS, 1.5), ValueError, "0 < top_p <= 1"),
+        (lambda: top_p_filter(LOGITS, 0), ValueError, "0 < top_p <= 1"),
+        (lambda: top_p_filter(LOGITS, float("nan")), ValueError,
+         "0 < top_p <= 1"),
+        (lambda: top_p_filter(LOGITS, "0.9"), ValueError, "top_p"),
+        (lambda: top_k_filter(LOGITS[0], 2), ValueError,
+         r"\(batch, vocab_size\)"),
+        (lambda: top_p_filter(torch.tensor([[1, 2, 3]]), 0.9), TypeError,
+         "top_p_filter needs logits as a floating-point tensor"),
+        (lambda: apply_temperature([[1.0, 2.0]], 1.0), TypeError,
+         "apply_temperature needs logits"),
+    ],
+)
+def test_public_filters_refuse_bad_arguments(call, error, message):
+    before = LOGITS.clone()
+    with pytest.raises(error, match=message):
+        call()
+    assert torch.equal(LOGITS, before)  # nothing changed in place
+
+
+def test_public_filters_keep_their_results_on_good_arguments():
+    assert torch.equal(top_k_filter(LOGITS, 1000), LOGITS)
+    assert torch.equal(top_p_filter(LOGITS, 1), LOGITS)  # an int 1 is fine
+    assert torch.equal(apply_temperature(LOGITS, 1), LOGITS)
