@@ -9,6 +9,8 @@ With the defaults it is the book's greedy loop. ``beam_search`` follows
 transformers' ``generate(num_beams=...)``: the same tokens and scores.
 """
 
+import math
+
 import torch
 from reasoning_from_scratch.qwen3 import KVCache
 
@@ -17,6 +19,7 @@ from .stop_strings import StopStrings
 from .validation import (
     check_generation_args,
     check_non_negative_int,
+    eval_mode,
     is_int,
 )
 
@@ -102,10 +105,15 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
                    pad)
 
 
+def _stream(model, *args):
+    with eval_mode(model):  # the caller's mode is back when the stream ends
+        yield from _stream_in_eval_mode(model, *args)
+
+
 @torch.inference_mode()
-def _stream(model, token_ids, max_new_tokens, temperature, top_k, top_p,
-            eos, strings, sequences, generator, use_cache, pad):
-    model.eval()
+def _stream_in_eval_mode(model, token_ids, max_new_tokens, temperature,
+                         top_k, top_p, eos, strings, sequences, generator,
+                         use_cache, pad):
     device = token_ids.device
     eos_ids = torch.tensor(eos, device=device) if eos else None
     rows = token_ids.tolist() if strings else None  # text of each row
@@ -229,6 +237,12 @@ def beam_search(model, token_ids, max_new_tokens, beam_width=4,
         raise TypeError(
             f"length_penalty must be a number, got {length_penalty!r}."
         )
+    if not math.isfinite(length_penalty):
+        raise ValueError(
+            f"length_penalty must be a finite number, got "
+            f"{length_penalty!r}; 1.0 (the default) divides a beam's score "
+            "by its length, 0 compares raw sums."
+        )
     if early_stopping not in (True, False, "never"):
         raise ValueError(
             f"early_stopping must be True, False or 'never', got "
@@ -236,9 +250,9 @@ def beam_search(model, token_ids, max_new_tokens, beam_width=4,
         )
     if max_new_tokens == 0:
         return token_ids[:, :0], 0.0
-    model.eval()
-    return _BeamSearch(model, token_ids, max_new_tokens, beam_width,
-                       length_penalty, eos, early_stopping).run()
+    with eval_mode(model):
+        return _BeamSearch(model, token_ids, max_new_tokens, beam_width,
+                           length_penalty, eos, early_stopping).run()
 
 
 class _BeamSearch:

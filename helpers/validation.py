@@ -6,6 +6,7 @@ torch.
 """
 
 import numbers
+from contextlib import contextmanager
 
 import torch
 
@@ -97,3 +98,16 @@ def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(
         value, bool
     )
+
+
+@contextmanager
+def eval_mode(model):
+    """Run ``model`` in evaluation mode (no dropout), then give every
+    submodule back the mode the caller had set, training included."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training

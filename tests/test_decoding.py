@@ -446,6 +446,10 @@ def test_finished_beams_do_not_take_live_slots():
         ({"beam_width": 0}, ValueError, "beam_width must be >= 1"),
         ({"beam_width": 2.0}, TypeError, "beam_width must be an int"),
         ({"length_penalty": "long"}, TypeError, "length_penalty"),
+        ({"length_penalty": float("nan")}, ValueError,
+         "length_penalty must be a finite number"),
+        ({"length_penalty": float("inf")}, ValueError,
+         "length_penalty must be a finite number"),
         ({"early_stopping": "soon"}, ValueError, "early_stopping"),
         ({"eos_token_id": 99}, ValueError, "not a token"),
     ],
@@ -463,3 +467,27 @@ def test_beam_search_takes_one_prompt(tiny_model):
 def test_beam_search_checks_the_context_length(tiny_model):
     with pytest.raises(ValueError, match="context length is 128"):
         beam_search(tiny_model, PROMPT, 200)
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda m: generate(m, PROMPT, 3),
+        lambda m: list(generate_stream(m, PROMPT, 3, use_cache=False)),
+        lambda m: next(generate_stream(m, PROMPT, 3)),  # left unfinished
+        lambda m: beam_search(m, PROMPT, 3, beam_width=2),
+    ],
+    ids=["generate", "generate_stream", "stream_stopped_early",
+         "beam_search"],
+)
+def test_the_callers_training_mode_is_given_back(run):
+    import gc
+
+    from helpers.tiny_model import tiny_qwen3_model
+
+    model = tiny_qwen3_model().train()
+    model.trf_blocks[0].eval()  # a mix, as after freezing a layer
+    modes = [m.training for m in model.modules()]
+    run(model)
+    gc.collect()  # an abandoned stream is closed when it is collected
+    assert [m.training for m in model.modules()] == modes
