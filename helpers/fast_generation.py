@@ -234,7 +234,7 @@ class FastGenerator:
                 f"context length of {cfg['context_length']}; use at most "
                 "that."
             )
-        model.eval()
+        # The decoder runs in eval mode; the model's own mode is the caller's
         self.model = model
         self.max_seq_len = max_seq_len
         self.max_batch_size = max_batch_size

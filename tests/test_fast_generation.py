@@ -180,3 +180,11 @@ def test_bad_input_gets_a_clear_error(tiny_model, fast, call, error,
                                       message):
     with pytest.raises(error, match=message):
         call(tiny_model, fast)
+
+
+def test_the_models_training_mode_is_left_as_it_was():
+    model = tiny_qwen3_model().train()
+    fast = FastGenerator(model, max_seq_len=32, compile=False)
+    expected = generate(model, torch.tensor([[1, 2, 3]]), 4)
+    assert torch.equal(fast.generate(torch.tensor([[1, 2, 3]]), 4), expected)
+    assert all(m.training for m in model.modules())
