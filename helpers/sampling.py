@@ -17,9 +17,7 @@ from .validation import is_int
 
 def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
     """Raise a clear error for settings outside their valid range."""
-    if (not isinstance(temperature, numbers.Real)
-            or isinstance(temperature, bool)
-            or not math.isfinite(temperature) or temperature < 0):
+    if not _is_finite_number(temperature) or temperature < 0:
         raise ValueError(
             f"temperature must be a number >= 0, got {temperature!r}; use "
             "0 for greedy decoding, about 0.7-1.0 for varied text."
@@ -28,6 +26,11 @@ def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
         _check_top_k(top_k)
     if top_p is not None:
         _check_top_p(top_p)
+
+
+def _is_finite_number(value):
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _check_top_k(top_k):
@@ -88,9 +91,7 @@ def apply_temperature(logits, temperature):
     flatter (more random).
     """
     _check_logits(logits, "apply_temperature")
-    if (not isinstance(temperature, numbers.Real)
-            or isinstance(temperature, bool)
-            or not math.isfinite(temperature) or temperature <= 0):
+    if not _is_finite_number(temperature) or temperature <= 0:
         raise ValueError(
             f"apply_temperature needs a finite temperature > 0, got "
             f"{temperature!r}; temperature 0 means greedy decoding "
