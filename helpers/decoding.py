@@ -19,8 +19,10 @@ from .stop_strings import StopStrings
 from .validation import (
     check_generation_args,
     check_non_negative_int,
+    check_token_id,
     eval_mode,
     is_int,
+    model_vocab_size,
 )
 
 
@@ -93,8 +95,8 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
     if stop_strings is not None and not stop_strings:
         strings = None
     pad = eos[0] if pad_token_id is None and eos else pad_token_id
-    if pad is not None and not is_int(pad):
-        raise TypeError(f"pad_token_id must be an int, got {pad!r}.")
+    if pad is not None:
+        check_token_id("pad_token_id", pad, model_vocab_size(model))
     if pad is None and (sequences or strings) and token_ids.shape[0] > 1:
         raise ValueError(
             "a batch with stop strings or stop sequences needs a token id "

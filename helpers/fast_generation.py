@@ -350,11 +350,6 @@ class FastGenerator:
                 f"FastGenerator with max_seq_len={n + max_new_tokens} or "
                 "more, or generate fewer tokens."
             )
-        if token_ids.device != self.device:
-            raise ValueError(
-                f"token_ids are on {token_ids.device}, the model on "
-                f"{self.device}: use token_ids.to({str(self.device)!r})."
-            )
         return eos
 
     def stream(self, token_ids, max_new_tokens, *, eos_token_id=None,

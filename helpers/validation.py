@@ -27,19 +27,52 @@ def check_generation_args(model, token_ids, max_new_tokens,
             f"{tuple(token_ids.shape)}; add the batch dimension with "
             ".unsqueeze(0)."
         )
-    if token_ids.dtype.is_floating_point or token_ids.dtype == torch.bool:
+    if token_ids.dtype not in (torch.int64, torch.int32):
         raise TypeError(
-            "token_ids must hold integer ids, got dtype "
+            "token_ids must hold int64 token ids, got dtype "
             f"{token_ids.dtype}; build it with torch.tensor(ids) from a "
-            "list of ints."
+            "list of ints, or convert it with token_ids.long()."
         )
-    if token_ids.shape[1] == 0:
+    if 0 in token_ids.shape:
         raise ValueError(
-            "token_ids is empty: give the model at least one prompt token."
+            "token_ids is empty (shape "
+            f"{tuple(token_ids.shape)}): give the model at least one prompt "
+            "of at least one token."
         )
+    device = model_device(model)
+    if device is not None and token_ids.device != device:
+        raise ValueError(
+            f"token_ids are on {token_ids.device}, the model on {device}: "
+            f"use token_ids.to({str(device)!r})."
+        )
+    vocab_size = model_vocab_size(model)
+    check_token_range("token_ids", token_ids, vocab_size)
     check_non_negative_int("max_new_tokens", max_new_tokens)
     check_context_length(model, token_ids.shape[1], max_new_tokens)
-    return eos_ids(eos_token_id, _config(model).get("vocab_size"))
+    return eos_ids(eos_token_id, vocab_size)
+
+
+def model_device(model):
+    """The device of the model's parameters (None if it has none)."""
+    parameter = next(model.parameters(), None)
+    return None if parameter is None else parameter.device
+
+
+def check_token_range(name, token_ids, vocab_size):
+    """Every id must index the embedding: 0 <= id < vocab_size."""
+    if token_ids.is_meta:
+        raise ValueError(
+            f"{name} are on the meta device, which holds no values: build "
+            "them on the model's device."
+        )
+    low, high = int(token_ids.min()), int(token_ids.max())
+    if low < 0 or (vocab_size is not None and high >= vocab_size):
+        bad = low if low < 0 else high
+        raise ValueError(
+            f"{name} holds {bad}, which is not a token of the model's "
+            f"vocabulary (0 to {vocab_size - 1 if vocab_size else '?'}): "
+            "encode the prompt with the model's own tokenizer."
+        )
 
 
 def eos_ids(eos_token_id, vocab_size=None):
@@ -54,13 +87,20 @@ def eos_ids(eos_token_id, vocab_size=None):
             f"{eos_token_id!r}; use tokenizer.eos_token_id."
         )
     for token in ids:
-        if token < 0 or (vocab_size is not None and token >= vocab_size):
-            raise ValueError(
-                f"eos_token_id {token} is not a token of the model's "
-                f"vocabulary (0 to {vocab_size - 1 if vocab_size else '?'}"
-                "); use tokenizer.eos_token_id."
-            )
+        check_token_id("eos_token_id", token, vocab_size)
     return tuple(int(token) for token in ids)
+
+
+def check_token_id(name, token, vocab_size=None):
+    """One token id (an int) must be in the model's vocabulary."""
+    if not is_int(token):
+        raise TypeError(f"{name} must be an int, got {token!r}.")
+    if token < 0 or (vocab_size is not None and token >= vocab_size):
+        raise ValueError(
+            f"{name} {token} is not a token of the model's vocabulary "
+            f"(0 to {vocab_size - 1 if vocab_size else '?'}); use "
+            "tokenizer.eos_token_id."
+        )
 
 
 def check_context_length(model, n_prompt, max_new_tokens):
@@ -79,6 +119,11 @@ def check_context_length(model, n_prompt, max_new_tokens):
         f"model's context length is {context}: use max_new_tokens <= "
         f"{context - n_prompt}, or a shorter prompt."
     )
+
+
+def model_vocab_size(model):
+    """The model's vocabulary size, or None if its config does not say."""
+    return _config(model).get("vocab_size")
 
 
 def _config(model):

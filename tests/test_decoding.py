@@ -10,6 +10,7 @@ import pytest
 import torch
 from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
 
+from bad_input import BAD_IDS
 from helpers import generate_text_basic
 from helpers.decoding import beam_search, generate, generate_stream
 from helpers.sampling import check_generator
@@ -285,7 +286,7 @@ def test_stop_string_arguments(tiny_model, kwargs, error, message):
     [
         (([1, 2, 3], 5), {}, TypeError, "unsqueeze"),
         ((torch.tensor([1, 2, 3]), 5), {}, ValueError, "unsqueeze"),
-        ((torch.tensor([[1.0, 2.0]]), 5), {}, TypeError, "integer"),
+        ((torch.tensor([[1.0, 2.0]]), 5), {}, TypeError, "int64"),
         ((torch.zeros(1, 0, dtype=torch.long), 5), {}, ValueError,
          "at least one"),
         ((PROMPT, -1), {}, ValueError, "max_new_tokens must be >= 0"),
@@ -313,6 +314,26 @@ def test_bad_arguments_fail_at_the_call(tiny_model, fn, args, kwargs,
                                         error, message):
     with pytest.raises(error, match=message):
         fn(tiny_model, *args, **kwargs)  # no next(): the call itself
+
+
+@pytest.mark.parametrize(
+    "fn", [generate, generate_stream, beam_search],
+    ids=["generate", "generate_stream", "beam_search"],
+)
+@pytest.mark.parametrize(("token_ids", "error", "message"), BAD_IDS)
+def test_token_ids_are_checked_at_the_call(tiny_model, fn, token_ids,
+                                           error, message):
+    # Before, ids outside the vocabulary failed deep inside torch
+    # (IndexError) and ids on the meta device gave random tokens
+    with pytest.raises(error, match=message):
+        fn(tiny_model, token_ids, 3)
+
+
+@pytest.mark.parametrize("pad_token_id", [64, -1])
+def test_pad_token_id_outside_the_vocabulary(tiny_model, pad_token_id):
+    with pytest.raises(ValueError, match=f"pad_token_id {pad_token_id} is "
+                       "not a token of the model's vocabulary"):
+        generate(tiny_model, PROMPT, 3, pad_token_id=pad_token_id)
 
 
 def test_generator_on_another_device_than_the_logits():

@@ -5,6 +5,7 @@ import pytest
 import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
+from bad_input import BAD_IDS
 from helpers import generate_text_basic_cache
 from helpers.decoding import generate
 from helpers.fast_generation import FastGenerator
@@ -180,6 +181,14 @@ def test_bad_input_gets_a_clear_error(tiny_model, fast, call, error,
                                       message):
     with pytest.raises(error, match=message):
         call(tiny_model, fast)
+
+
+@pytest.mark.parametrize(("token_ids", "error", "message"), BAD_IDS)
+@pytest.mark.parametrize("method", ["generate", "stream"])
+def test_token_ids_are_checked_at_the_call(fast, method, token_ids, error,
+                                           message):
+    with pytest.raises(error, match=message):
+        getattr(fast, method)(token_ids, 3)
 
 
 def test_the_models_training_mode_is_left_as_it_was():
