@@ -2,6 +2,7 @@
 each bad value ends as one line that says what is allowed."""
 
 import argparse
+import os
 
 import torch
 
@@ -30,13 +31,39 @@ def int_at_least(minimum, why=""):
     return parse
 
 
-def check_output_folders(parser, *paths):
-    """A one-line error for an output file whose folder does not exist,
-    before any work is done."""
+def probability(text):
+    """An argparse type: a number in (0, 1], as ``top_p`` takes."""
+    value = parse_number(text, float, "a number")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 (excluded) and 1, got {text}"
+        )
+    return value
+
+
+def check_output_paths(parser, *paths):
+    """A one-line error, before any work is done, for an output file that
+    could not be written: its folder missing or read-only, a folder in its
+    place, or two outputs (say ``--json`` and ``--plot``) on one path, where
+    the second would overwrite the first."""
+    seen = {}
     for path in paths:
-        if path is not None and not path.parent.is_dir():
+        if path is None:
+            continue
+        if path.is_dir():
+            parser.error(f"{path} is a folder: give a file name, for "
+                         f"example {path / 'results'}")
+        if not path.parent.is_dir():
             parser.error(f"{path}: the folder {path.parent} does not "
                          "exist")
+        if not os.access(path.parent, os.W_OK):
+            parser.error(f"{path}: the folder {path.parent} is not "
+                         "writable; choose another folder")
+        key = path.resolve()
+        if key in seen:
+            parser.error(f"{seen[key]} and {path} are the same file: give "
+                         "each output its own name")
+        seen[key] = path
 
 
 def usable_device(parser, name):

@@ -12,7 +12,8 @@ the number of tokens, the seconds and the tokens/sec (on standard error, so
 standard output holds only the text).
 
 A mistake in the arguments ends with one line on standard error and exit
-status 2, before anything is loaded; a failure outside your control (a
+status 2, before anything is loaded (text that is not UTF-8 on standard
+input too, when it is read); a failure outside your control (a
 download, a broken file) with status 1; Ctrl+C while loading with 130.
 """
 
@@ -29,6 +30,7 @@ from .arg_types import (
     add_dtype_argument,
     int_at_least,
     parse_number,
+    probability,
     usable_dtype,
 )
 
@@ -78,7 +80,7 @@ def build_parser():
                         "0.7-1.0 gives varied text")
     parser.add_argument("--top-k", type=_positive_int, metavar="K",
                         help="sample only from the K most likely tokens")
-    parser.add_argument("--top-p", type=_probability, metavar="P",
+    parser.add_argument("--top-p", type=probability, metavar="P",
                         help="sample only from the most likely tokens "
                         "that together have probability P")
     parser.add_argument("--seed", type=_seed,
@@ -122,15 +124,6 @@ def _non_negative_float(text):
     return value
 
 
-def _probability(text):
-    value = parse_number(text, float, "a number")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(
-            f"must be between 0 (excluded) and 1, got {text}"
-        )
-    return value
-
-
 def check_combinations(parser, args):
     if args.prompt is not None and not args.prompt.strip():
         parser.error("--prompt: give some text (or leave --prompt out to "
@@ -150,12 +143,35 @@ def check_combinations(parser, args):
                      "--temperature, for example --temperature 0.7")
     if any(not text for text in args.stop):
         parser.error("--stop needs a non-empty text")
+    for name, text in [("--prompt", args.prompt),
+                       *(("--stop", text) for text in args.stop)]:
+        if text is not None and not _is_utf8(text):
+            parser.error(f"{name} holds bytes that are not UTF-8 text: "
+                         "type it again, or set the terminal to UTF-8")
     if (args.context_length is not None
             and args.max_new_tokens >= args.context_length):
         parser.error(f"--max-new-tokens ({args.max_new_tokens}) must be "
                      f"smaller than --context-length "
                      f"({args.context_length}), to leave room for the "
                      "prompt")
+    model_context = model_config()["context_length"]
+    if args.max_new_tokens >= model_context:
+        parser.error(f"--max-new-tokens ({args.max_new_tokens}) must be "
+                     f"smaller than the model's context length "
+                     f"({model_context:,}), to leave room for the prompt")
+    if args.prompt is None and (sys.stdin is None or sys.stdin.closed):
+        parser.error("standard input is closed, so no prompt can be "
+                     "typed: give one with --prompt TEXT")
+
+
+def _is_utf8(text):
+    """False for text with bytes that were not UTF-8 (Python keeps them as
+    lone surrogates, which no tokenizer can encode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def pick_device(parser, name):
@@ -370,6 +386,11 @@ def interactive(session):
         except EOFError:
             print(file=sys.stderr)
             return 0
+        except UnicodeDecodeError as exc:
+            print(f"\nch02-generate: error: standard input is not UTF-8 "
+                  f"text ({exc.reason}): save the prompts as UTF-8",
+                  file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             print(file=sys.stderr)
             continue

@@ -46,7 +46,9 @@ def run_main(args, capsys, monkeypatch, stdin="", random_weights=True):
     """``ch02-generate ARGS`` in this process: (exit code, out, err)."""
     if random_weights:
         monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    if isinstance(stdin, str):
+        stdin = io.StringIO(stdin)
+    monkeypatch.setattr(sys, "stdin", stdin)
     try:
         code = cli.main(args)
     except SystemExit as exc:
@@ -276,6 +278,28 @@ def test_html_instead_of_the_tokenizer_is_one_line_and_exit_1(cli_run,
     assert "Traceback" not in err
 
 
+def test_malformed_hf_endpoint_is_one_line_and_exit_1(cli_run, tmp_path,
+                                                      monkeypatch):
+    # Before: a 32-line traceback from urllib
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "not a url")
+    code, _, err = cli_run(["--prompt", "Hi", "--device", "cpu"],
+                           out_dir=tmp_path)
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert "HF_ENDPOINT='not a url' is not a web address" in last
+    assert "Traceback" not in err
+
+
+def test_folder_in_place_of_the_tokenizer_is_one_line(cli_run, tmp_path):
+    (tmp_path / "tokenizer-base.json").mkdir()
+    code, _, err = cli_run(["--prompt", "Hi", "--device", "cpu"],
+                           out_dir=tmp_path)
+    assert code == 1
+    assert "is a folder, where the file" in err.strip().splitlines()[-1]
+    assert "Traceback" not in err
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs no CUDA")
 def test_unavailable_device_fails_before_loading(cli_run, monkeypatch):
     monkeypatch.setattr(cli, "load", lambda *a: pytest.fail("loaded"))
@@ -348,6 +372,14 @@ def test_make_utf8_rewraps_a_narrow_stream():
         (["--device", "tpu"], "invalid choice"),
         (["--dtype", "float16"], "--dtype: invalid choice: 'float16'"),
         (["--dtype", "bf16"], "--dtype: invalid choice"),
+        # Before, these failed only after loading the model
+        (["--max-new-tokens", "50000"], "--max-new-tokens (50000) must be "
+         "smaller than the model's context length (40,960)"),
+        # A byte that is not UTF-8 on a Linux command line: Python keeps
+        # it as a lone surrogate, which the tokenizer cannot encode
+        (["--prompt", "caf\udce9"], "--prompt holds bytes that are not "
+         "UTF-8"),
+        (["--prompt", "Hi", "--stop", "\udcff"], "--stop holds bytes"),
     ],
 )
 def test_bad_arguments_get_one_line_and_exit_code_2(args, message, capsys,
@@ -358,6 +390,35 @@ def test_bad_arguments_get_one_line_and_exit_code_2(args, message, capsys,
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
     assert out == ""
+
+
+@pytest.mark.parametrize("stdin", [None, "closed"])
+def test_closed_standard_input_fails_before_loading(stdin, capsys,
+                                                   monkeypatch):
+    monkeypatch.setattr(cli, "load", lambda *a: pytest.fail("loaded"))
+    if stdin == "closed":
+        stdin = io.StringIO()
+        stdin.close()
+    monkeypatch.setattr(sys, "stdin", stdin)  # None: started with <&-
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--device", "cpu"])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert "standard input is closed" in lines[0]
+    assert "--prompt TEXT" in lines[0]
+
+
+def test_non_utf8_standard_input_ends_in_one_line(cli_run):
+    stdin = io.TextIOWrapper(io.BytesIO(b"Hi\ncaf\xe9\n"),
+                             encoding="utf-8")
+    code, _, err = cli_run(["--max-new-tokens", "2", "--device", "cpu"],
+                           stdin=stdin)
+    assert code == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("ch02-generate: error: standard input is not "
+                           "UTF-8 text (invalid continuation byte)")
+    assert "Traceback" not in err
 
 
 class FakeTokenizer:

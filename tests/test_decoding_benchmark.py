@@ -2,9 +2,12 @@
 table on a tiny model (it measures nothing there; the real run is in that
 folder's README)."""
 
+import importlib.util
 import re
 import subprocess
 import sys
+
+import pytest
 
 from notebooks import ROOT
 
@@ -27,3 +30,28 @@ def test_benchmark_decoding_prints_every_ratio():
     for kind in ("flat", "peaked"):
         assert re.search(rf"{kind} .*full sort\s+[\d.]+ ms, top_p_filter"
                          rf"\s+[\d.]+ ms", result.stdout), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--beam-width", "0"], "--beam-width: must be >= 1, got 0"),
+        (["--max-new-tokens", "-1"], "--max-new-tokens: must be >= 1"),
+        (["--prompt-tokens", "x"], "must be a whole number, got 'x'"),
+        (["--repeats", "0"], "--repeats: must be >= 1"),
+        (["--top-p", "1.5"], "--top-p: must be between 0 (excluded) and 1"),
+        (["--top-p", "nan"], "--top-p: must be between 0 (excluded) and 1"),
+        (["--tiny", "--max-new-tokens", "120"],
+         "are 136 tokens, more than the model's context length, 128"),
+    ],
+)
+def test_bad_arguments_end_in_one_line_before_any_work(args, message,
+                                                       capsys):
+    spec = importlib.util.spec_from_file_location("benchmark_decoding",
+                                                  SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with pytest.raises(SystemExit) as exit_info:
+        script.parse_args(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]

@@ -4,6 +4,7 @@ that folder's README)."""
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -114,3 +115,37 @@ def test_benchmark_bad_arguments(args, message, capsys):
     code, err = bad_arguments("benchmark.py", args, capsys)
     assert code == 2
     assert message in err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("script", ["benchmark.py", "kv_cache_vs_length.py"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--json", "{tmp}"], "is a folder: give a file name"),
+        (["--json", "{tmp}/r.png", "--plot", "{tmp}/r.png"],
+         "are the same file: give each output its own name"),
+        (["--json", "{tmp}/r.json", "--plot", "{tmp}/../{name}/r.json"],
+         "are the same file"),
+    ],
+)
+def test_output_paths_are_checked_before_the_run(script, args, message,
+                                                 tmp_path, capsys):
+    # Before, --json DIR failed after the whole run, and --json r.png
+    # --plot r.png overwrote the results with the picture
+    args = [a.format(tmp=tmp_path, name=tmp_path.name) for a in args]
+    code, err = bad_arguments(script, args, capsys)
+    assert code == 2
+    assert message in err.splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_output_folder_is_refused(tmp_path, capsys):
+    tmp_path.chmod(0o500)
+    try:
+        code, err = bad_arguments(
+            "benchmark.py", ["--json", str(tmp_path / "b.json")], capsys)
+    finally:
+        tmp_path.chmod(0o700)
+    assert code == 2
+    assert "is not writable; choose another folder" in err

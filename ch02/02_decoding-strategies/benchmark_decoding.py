@@ -26,6 +26,8 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 from helpers.arg_types import (
     add_dtype_argument,
     config_with_dtype,
+    int_at_least,
+    probability,
     usable_device,
 )
 from helpers.cpu_kind import cpu_kind
@@ -38,11 +40,19 @@ from helpers.tiny_model import TINY_QWEN3_CONFIG
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--beam-width", type=int, default=4)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--prompt-tokens", type=int, default=16)
-    parser.add_argument("--top-p", type=float, default=0.9)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--beam-width", type=int_at_least(1), default=4,
+                        metavar="W", help="beams of beam search (default 4)")
+    parser.add_argument("--max-new-tokens", type=int_at_least(1),
+                        default=32, metavar="N",
+                        help="tokens each mode generates (default 32)")
+    parser.add_argument("--prompt-tokens", type=int_at_least(1),
+                        default=16, metavar="N",
+                        help="length of the random prompt (default 16)")
+    parser.add_argument("--top-p", type=probability, default=0.9,
+                        metavar="P", help="top-p of the sampling mode "
+                        "(default 0.9)")
+    parser.add_argument("--repeats", type=int_at_least(1), default=3,
+                        help="timed runs per mode (default 3)")
     parser.add_argument("--device", default="cpu")
     add_dtype_argument(parser)
     parser.add_argument("--tiny", action="store_true",
@@ -52,6 +62,13 @@ def parse_args(argv=None):
     args.cfg = config_with_dtype(
         parser, args, TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B,
         "decoding")
+    n_tokens = args.prompt_tokens + args.max_new_tokens
+    if n_tokens > args.cfg["context_length"]:
+        parser.error(
+            f"--prompt-tokens {args.prompt_tokens} and --max-new-tokens "
+            f"{args.max_new_tokens} are {n_tokens} tokens, more than the "
+            f"model's context length, {args.cfg['context_length']}"
+        )
     return args
 
 

@@ -39,7 +39,7 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 from helpers import generate_text_basic, generate_text_basic_cache
 from helpers.arg_types import (
     add_dtype_argument,
-    check_output_folders,
+    check_output_paths,
     config_with_dtype,
     int_at_least,
     usable_device,
@@ -104,7 +104,7 @@ def parse_args(argv=None):
                         help="a tiny float32 model: checks the script, "
                         "measures nothing")
     args = parser.parse_args(argv)
-    check_output_folders(parser, args.plot, args.json)
+    check_output_paths(parser, args.plot, args.json)
     args.device = usable_device(
         parser, args.device or ("cuda" if torch.cuda.is_available()
                                 else "cpu"))

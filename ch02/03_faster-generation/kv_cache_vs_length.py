@@ -33,7 +33,7 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers.arg_types import (
     add_dtype_argument,
-    check_output_folders,
+    check_output_paths,
     config_with_dtype,
     int_at_least,
     usable_device,
@@ -80,7 +80,7 @@ def parse_args(argv=None):
         parser.error(f"--lengths: {max(args.lengths)} + --new-tokens "
                      f"{args.new_tokens} is more than the model's context "
                      f"length, {cfg['context_length']}")
-    check_output_folders(parser, args.plot, args.json)
+    check_output_paths(parser, args.plot, args.json)
     args.device = usable_device(parser, args.device)
     args.cfg = config_with_dtype(parser, args, cfg, "prompts")
     return args
