@@ -7,9 +7,13 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_path(path):
+def atomic_path(path, replace=True):
     """Yield a temporary path beside ``path``; rename it to ``path`` on
-    success, delete it on any error (or Ctrl+C)."""
+    success, delete it on any error (or Ctrl+C).
+
+    With ``replace=False`` a file that appeared at ``path`` meanwhile is
+    kept: ``FileExistsError`` is raised instead of replacing it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -20,6 +24,22 @@ def atomic_path(path):
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _publish_new(tmp, path):
+    """Give ``tmp`` the name ``path`` only if no file has it: a hard link
+    fails atomically if one exists (renaming would replace it)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links
+        if os.path.lexists(path):
+            raise FileExistsError(path) from None
+        os.replace(tmp, path)

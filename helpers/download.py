@@ -6,8 +6,10 @@
 - files already present are checked (the tokenizer by its sha256, the
   weights by their keys and shapes) and used without network access;
 - downloads go to a hidden part file that becomes the real file only once
-  it is complete and verified: the tokenizer against Qwen's sha256, the
-  weights as a loadable Qwen3 0.6B checkpoint of finite numbers;
+  it is complete (the size the server announced) and verified: against
+  the sha256 the server publishes as its ETag, where it does (the Hub does
+  for large files), the tokenizer against Qwen's sha256, the weights as a
+  loadable Qwen3 0.6B checkpoint of finite numbers;
 - an interrupted download resumes where it stopped, from the same URL and
   only while the server's file is unchanged (``If-Range``); a server that
   answers with other bytes than the ones asked for makes it start over;
@@ -16,7 +18,15 @@
   downloaded, and weights that cannot be downloaded raise
   ``WeightsNotAvailableError``, which says what failed and what to do;
 - with ``QWEN3_RANDOM_WEIGHTS=1`` a full-size checkpoint of random weights
-  is written instead (see ``helpers.random_weights``).
+  is written instead (see ``helpers.random_weights``); it never replaces a
+  file that appeared meanwhile;
+- processes that need the same file take turns (a ``.<name>.lock`` file
+  beside it, with ``filelock``): two notebooks opened at once share one
+  download instead of spoiling each other's;
+- a part or state file that is a symbolic link is removed, never written
+  through; a folder where a file should be, an empty ``out_dir`` and a
+  malformed ``HF_ENDPOINT`` are refused with a message that says what to
+  do.
 
 Downloads use the standard library: proxies come from HTTPS_PROXY and
 HTTP_PROXY, a Hub mirror from HF_ENDPOINT, and HF_HUB_OFFLINE (1, true,
@@ -30,8 +40,12 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from . import checkpoint
 from .checkpoint import CheckpointError, check_checkpoint
@@ -72,6 +86,8 @@ RETRY_PAUSE = 2.0
 CHUNK_BYTES = 1024 * 1024
 # Status codes worth another try: the server is busy or had a problem
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# Opening a part or state file never follows a symbolic link (POSIX)
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class DownloadError(RuntimeError):
@@ -110,6 +126,17 @@ def qwen3_files(kind="base", tokenizer_only=False, out_dir="qwen3"):
         raise TypeError(
             f"tokenizer_only must be True or False, got {tokenizer_only!r}."
         )
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"out_dir must be a folder name or a Path, got {out_dir!r}; "
+            "for example out_dir='qwen3'."
+        )
+    if not str(out_dir).strip():
+        # Path("") is the current folder: never write there unasked
+        raise ValueError(
+            "out_dir is empty: name a folder, for example out_dir='qwen3' "
+            "(or out_dir='.' for the current folder)."
+        )
     out_dir = Path(out_dir)
     _make_folder(out_dir)
     files = QWEN3_FILES[kind]
@@ -126,6 +153,59 @@ def file_urls(filename, endpoint=None):
     primary = HF_URL.format(endpoint=endpoint.rstrip("/"), repo=HF_REPO_ID,
                             file=filename)
     return primary, f"{BACKUP_ROOT}/{filename}"
+
+
+def _check_endpoint():
+    """HF_ENDPOINT, if set, must be a web address (urllib would fail on
+    it deep inside, with a traceback)."""
+    endpoint = os.environ.get("HF_ENDPOINT")
+    if not endpoint:
+        return
+    parts = urllib.parse.urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DownloadError(
+            f"HF_ENDPOINT={endpoint!r} is not a web address: set it to a "
+            "Hub mirror's URL (for example https://hf-mirror.com) or unset "
+            "it to use https://huggingface.co"
+        )
+
+
+@contextmanager
+def file_lock(path):
+    """Hold the lock of ``path`` (``.<name>.lock`` beside it), so that
+    processes fetching the same file take turns; say so when waiting."""
+    lock_path = path.with_name(f".{path.name}.lock")
+    if lock_path.is_symlink():
+        raise InvalidFileError(
+            f"{lock_path} is a symbolic link, not a lock file: delete it "
+            "and run again."
+        )
+    lock = FileLock(lock_path)
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(f"{path.name}: another process is fetching it; waiting "
+                  "until it has finished")
+            lock.acquire()
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot write in {path.parent} ({_reason(exc)}); choose "
+            "another out_dir, or make the folder writable"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _refuse_folder(path):
+    if path.is_dir():
+        raise InvalidFileError(
+            f"{path} is a folder, where the file {path.name} should be: "
+            "move the folder away (or choose another out_dir) and run "
+            "again."
+        )
 
 
 def offline_requested():
@@ -160,16 +240,23 @@ def tokenizer_problem(path):
 
 
 def _ensure_tokenizer(path):
-    if path.is_file():
-        problem = tokenizer_problem(path)
-        if problem is None:
-            print(f"✓ {path} already present")
-            return path
-        raise InvalidFileError(
-            f"{path} is not the Qwen3 tokenizer: {problem}. Delete the "
-            "file and run again: it is then downloaded (or rebuilt "
-            "offline)."
-        )
+    _refuse_folder(path)
+    if not path.is_file():
+        with file_lock(path):
+            if not path.is_file():  # nobody finished it while we waited
+                return _fetch_tokenizer(path)
+    problem = tokenizer_problem(path)
+    if problem is None:
+        print(f"✓ {path} already present")
+        return path
+    raise InvalidFileError(
+        f"{path} is not the Qwen3 tokenizer: {problem}. Delete the "
+        "file and run again: it is then downloaded (or rebuilt "
+        "offline)."
+    )
+
+
+def _fetch_tokenizer(path):
     errors = _download(path, _verify_tokenizer)
     if errors is None:
         return path
@@ -196,41 +283,58 @@ def _verify_tokenizer(path):
 # The weights -----------------------------------------------------------------
 
 def _ensure_weights(path):
-    random_wanted = random_weights_requested()
-    if path.is_file():
-        try:
-            check_checkpoint(path, read_values=False)
-        except CheckpointError as exc:
-            raise InvalidFileError(
-                f"{path} is not a Qwen3 0.6B checkpoint: {exc}. Delete the "
-                "file and run again to download it."
-            ) from exc
-        if not is_random_checkpoint(path):
-            if random_wanted:
-                print(
-                    f"{RANDOM_WEIGHTS_ENV}=1 is set, but {path} holds "
-                    "trained weights: keeping them."
-                )
-            else:
-                print(f"✓ {path} already present")
-            return path
-        if random_wanted:
-            _print_random_banner(path)
-            return path
-        print(
-            f"{path} holds RANDOM weights written in random-weights mode, "
-            f"and {RANDOM_WEIGHTS_ENV} is not set: downloading the real "
-            "weights to replace them."
-        )
-    elif random_wanted:
-        write_random_checkpoint(path, checkpoint.EXPECTED_CONFIG)
-        _print_random_banner(path)
+    _refuse_folder(path)
+    if path.is_file() and _keep_weights(path):
         return path
-
-    errors = _download(path, _verify_weights)
+    with file_lock(path):
+        # Another process may have finished the file while we waited
+        if path.is_file() and _keep_weights(path, quiet=True):
+            return path
+        if random_weights_requested() and not path.is_file():
+            try:
+                write_random_checkpoint(path, checkpoint.EXPECTED_CONFIG,
+                                        replace=False)
+            except FileExistsError:  # copied in by hand meanwhile
+                print(f"{path} appeared while random weights were being "
+                      "written: keeping it")
+                if _keep_weights(path):
+                    return path
+            else:
+                _print_random_banner(path)
+                return path
+        errors = _download(path, _verify_weights)
     if errors is None:
         return path
     raise WeightsNotAvailableError(_weights_help(path, errors))
+
+
+def _keep_weights(path, quiet=False):
+    """True if the checkpoint at ``path`` is the one to use; False for
+    random weights when the real ones are wanted (they are downloaded over
+    it). A file that is no Qwen3 checkpoint raises ``InvalidFileError``."""
+    say = (lambda *args: None) if quiet else print
+    try:
+        check_checkpoint(path, read_values=False)
+    except CheckpointError as exc:
+        raise InvalidFileError(
+            f"{path} is not a Qwen3 0.6B checkpoint: {exc}. Delete the "
+            "file and run again to download it."
+        ) from exc
+    random_wanted = random_weights_requested()
+    if not is_random_checkpoint(path):
+        if random_wanted:
+            print(f"{RANDOM_WEIGHTS_ENV}=1 is set, but {path} holds "
+                  "trained weights: keeping them.")
+        else:
+            print(f"✓ {path} already present")
+        return True
+    if random_wanted:
+        _print_random_banner(path)
+        return True
+    say(f"{path} holds RANDOM weights written in random-weights mode, and "
+        f"{RANDOM_WEIGHTS_ENV} is not set: downloading the real weights to "
+        "replace them.")
+    return False
 
 
 def _verify_weights(path):
@@ -246,6 +350,7 @@ def _download(path, verify):
     """Fetch ``path.name`` into ``path``; return None or the errors seen."""
     if offline_requested():
         return ["HF_HUB_OFFLINE is set, so no download was tried"]
+    _check_endpoint()
     errors = []
     for url in file_urls(path.name):
         try:
@@ -271,6 +376,11 @@ def download_file(url, dest, timeout=None, verify=None):
     _make_folder(dest.parent)
     part = dest.with_name(f".{dest.name}.part")
     meta = dest.with_name(f".{dest.name}.part.json")
+    for path in (part, meta):
+        if path.is_symlink():  # never write through it: remove the link
+            print(f"{path} is a symbolic link: removed it (the file it "
+                  "points to is left as it was)")
+            path.unlink()
     timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
     pause = RETRY_PAUSE
     for attempt in range(1, RETRIES + 2):
@@ -289,6 +399,13 @@ def download_file(url, dest, timeout=None, verify=None):
                   f"({attempt}/{RETRIES})")
             time.sleep(pause)
             pause *= 2
+    expected = sha256_from_etag(_read_state(meta).get("etag"))
+    if expected is not None and _sha256(part) != expected:
+        _discard(part, meta)
+        raise DownloadError(
+            f"{url}: the downloaded file's sha256 differs from the one the "
+            "server published (its ETag); it was deleted: run again"
+        )
     if verify is not None:
         try:
             verify(part)
@@ -301,6 +418,26 @@ def download_file(url, dest, timeout=None, verify=None):
     os.replace(part, dest)
     meta.unlink(missing_ok=True)
     return dest
+
+
+def sha256_from_etag(etag):
+    """The sha256 an ETag publishes, or None. The Hub's ETag of a large
+    (LFS) file is its sha256, in quotes; other servers' ETags are opaque
+    (and weak ones, ``W/"..."``, never name the bytes)."""
+    value = (etag or "").strip()
+    if value.startswith('"') and value.endswith('"'):
+        value = value[1:-1]
+    if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fetch(url, part, meta, timeout):
@@ -382,8 +519,10 @@ def _copy(response, part, done, total):
     """Append the body to ``part`` (or write it anew when ``done`` is 0),
     printing progress; return the part file's size."""
     name = part.name.removeprefix(".").removesuffix(".part")
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if done else os.O_TRUNC)
     try:
-        f = open(part, "ab" if done else "wb")
+        f = os.fdopen(os.open(part, flags | NO_FOLLOW, 0o666), "ab" if done
+                      else "wb")
     except OSError as exc:
         raise DownloadError(f"cannot write {part}: {_reason(exc)}") from exc
     with f:
@@ -421,8 +560,10 @@ def _read_state(meta):
 
 
 def _write_state(meta, state):
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | NO_FOLLOW
     try:
-        meta.write_text(json.dumps(state))
+        with os.fdopen(os.open(meta, flags, 0o666), "w") as f:
+            f.write(json.dumps(state))
     except OSError as exc:
         raise DownloadError(f"cannot write {meta}: {_reason(exc)}") from exc
 

@@ -42,9 +42,13 @@ def random_state_dict(cfg=QWEN_CONFIG_06_B, seed=RANDOM_WEIGHTS_SEED):
     return seeded_model(cfg, seed).state_dict()
 
 
-def write_random_checkpoint(path, cfg=QWEN_CONFIG_06_B):
-    """Write a random checkpoint to ``path`` (temporary file, then rename)."""
-    with atomic_path(path) as tmp:
+def write_random_checkpoint(path, cfg=QWEN_CONFIG_06_B, replace=True):
+    """Write a random checkpoint to ``path`` (temporary file, then rename).
+
+    With ``replace=False`` a file that appeared at ``path`` meanwhile (a
+    real download finishing) is kept: ``FileExistsError`` is raised.
+    """
+    with atomic_path(path, replace=replace) as tmp:
         torch.save(random_state_dict(cfg), tmp)
     return Path(path)
 

@@ -11,7 +11,9 @@ Each file name maps to a behaviour:
 - "missing": 404; "busy-once": 503 on the first GET, then "ok";
 - "truncate": announces the full length but closes half-way;
   "truncate-once": that on the first GET only, then "ok";
-- "hang": accepts the connection and never answers.
+- "hang": accepts the connection and never answers;
+- "slow": serves the body in 20 pieces over about two seconds;
+- "bad-etag": "ok", but its ETag is another file's sha256.
 
 Every request is recorded with its Range and If-Range headers, so a test
 can assert what was asked for.
@@ -19,6 +21,7 @@ can assert what was asked for.
 
 import hashlib
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HUB_PREFIX = "/rasbt/qwen3-from-scratch/resolve/main/"
@@ -90,7 +93,8 @@ class FakeFileServer:
             handler.end_headers()
             return
         start = 0
-        if wanted and behaviour in ("ok", "truncate", "bad-range") and (
+        if wanted and behaviour in ("ok", "truncate", "bad-range",
+                                    "slow") and (
             if_range is None or if_range == etag(body)
         ):
             start = int(wanted.removeprefix("bytes=").rstrip("-"))
@@ -111,7 +115,8 @@ class FakeFileServer:
         part = body[start:]
         handler.send_header("Content-Length", str(len(part)))
         handler.send_header("Content-Type", "application/octet-stream")
-        handler.send_header("ETag", etag(body))
+        handler.send_header(
+            "ETag", etag(b"other" if behaviour == "bad-etag" else body))
         handler.send_header("X-Repo-Commit", FAKE_COMMIT)
         handler.end_headers()
         if not send_body:
@@ -120,6 +125,13 @@ class FakeFileServer:
             handler.wfile.write(part[: len(part) // 2])
             handler.wfile.flush()
             handler.close_connection = True
+            return
+        if behaviour == "slow":
+            step = max(1, len(part) // 20)
+            for i in range(0, len(part), step):
+                handler.wfile.write(part[i:i + step])
+                handler.wfile.flush()
+                time.sleep(0.1)
             return
         handler.wfile.write(part)
 

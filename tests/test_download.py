@@ -3,6 +3,9 @@
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -61,7 +64,10 @@ def checkpoint_bytes(trained=True, change=None):
 
 
 def files_in(folder):
-    return sorted(p.name for p in folder.rglob("*") if p.is_file())
+    """The files in ``folder``, but not the lock files (empty, and left in
+    place after use, as huggingface_hub leaves its own)."""
+    return sorted(p.name for p in folder.rglob("*")
+                  if p.is_file() and not p.name.endswith(".lock"))
 
 
 def serve_both(server, tokenizer_bytes):
@@ -360,3 +366,145 @@ def test_reasoning_kind_uses_the_book_file_names(server, tokenizer_bytes,
     paths = qwen3_files(kind="reasoning", out_dir=tmp_path)
     assert paths["model"].name == "qwen3-0.6B-reasoning.pth"
     assert paths["tokenizer"].name == "tokenizer-reasoning.json"
+
+
+@pytest.mark.parametrize(
+    ("out_dir", "error", "message"),
+    [
+        ("", ValueError, "out_dir is empty: name a folder"),
+        ("  ", ValueError, "out_dir is empty"),
+        (None, TypeError, "out_dir must be a folder name or a Path"),
+    ],
+)
+def test_out_dir_must_name_a_folder(out_dir, error, message, tmp_path,
+                                    monkeypatch):
+    # Before, out_dir="" wrote into the current folder
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=message):
+        download_qwen3_small(out_dir=out_dir, tokenizer_only=True)
+    assert files_in(tmp_path) == []
+
+
+def test_malformed_hf_endpoint_is_one_clear_error(server, tmp_path,
+                                                  monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "not a url")
+    with pytest.raises(DownloadError, match="HF_ENDPOINT='not a url' is "
+                       "not a web address"):
+        download_qwen3_small(out_dir=tmp_path, tokenizer_only=True)
+    assert server.requests == [] and files_in(tmp_path) == []
+
+
+def test_folder_in_place_of_the_tokenizer_is_refused(tmp_path):
+    (tmp_path / TOKENIZER).mkdir()
+    with pytest.raises(InvalidFileError, match="is a folder, where the "
+                       f"file {TOKENIZER} should be"):
+        download_qwen3_small(out_dir=tmp_path, tokenizer_only=True)
+
+
+@pytest.mark.parametrize("link", [f".{WEIGHTS}.part", f".{WEIGHTS}.part.json"])
+def test_part_files_that_are_links_are_never_written_through(
+        server, tmp_path, link, capsys):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    (tmp_path / link).symlink_to(target)
+    server.add(WEIGHTS, b"w" * 1000)
+    download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
+    assert target.read_text() == "keep me"
+    assert (tmp_path / WEIGHTS).read_bytes() == b"w" * 1000
+    assert "is a symbolic link: removed it" in capsys.readouterr().out
+
+
+def test_random_weights_never_replace_a_file_that_appeared(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG", TINY_QWEN3_CONFIG)
+    monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = tmp_path / WEIGHTS
+    real = write_random_checkpoint
+
+    def finished_meanwhile(target, cfg, replace=True):
+        target.write_bytes(checkpoint_bytes())  # a real download lands
+        return real(target, cfg, replace=replace)
+
+    monkeypatch.setattr(download, "write_random_checkpoint",
+                        finished_meanwhile)
+    qwen3_files(out_dir=tmp_path)  # the tokenizer is rebuilt offline
+    assert path.read_bytes() == checkpoint_bytes()
+    out = capsys.readouterr().out
+    assert "appeared while random weights were being written" in out
+    assert files_in(tmp_path) == [WEIGHTS, TOKENIZER]
+
+
+DOWNLOADER = """
+import sys
+import helpers.checkpoint as checkpoint
+import helpers.download as download
+from helpers.tiny_model import TINY_QWEN3_CONFIG
+checkpoint.EXPECTED_CONFIG = TINY_QWEN3_CONFIG
+download.BACKUP_ROOT = sys.argv[2] + "/backup"
+download.download_qwen3_small(out_dir=sys.argv[1])
+"""
+
+
+def test_two_processes_share_one_download(server, tokenizer_bytes,
+                                          tmp_path):
+    # Two notebooks opened at once, one folder: before, each deleted or
+    # extended the other's part file
+    server.add(TOKENIZER, tokenizer_bytes)
+    server.add(WEIGHTS, checkpoint_bytes(), behaviour="slow")
+    env = {**os.environ, "HF_ENDPOINT": server.url}
+    env.pop("HF_HUB_OFFLINE", None)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", DOWNLOADER, str(tmp_path),
+                          server.url], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, out + err
+    assert (tmp_path / WEIGHTS).read_bytes() == checkpoint_bytes()
+    assert files_in(tmp_path) == [WEIGHTS, TOKENIZER]
+    # One process downloaded; the other waited, then found the file
+    assert server.requests.count(("GET", f"/rasbt/qwen3-from-scratch/"
+                                         f"resolve/main/{WEIGHTS}")) == 1
+    waited = [out for out, _ in outputs if "another process is fetching "
+              "it; waiting" in out]
+    assert len(waited) == 1 and "already present" in waited[0]
+
+
+def test_bytes_that_differ_from_the_published_sha256_are_discarded(
+        server, tmp_path):
+    # The fake server, like the Hub for large files, publishes the
+    # sha256 as the ETag; here it publishes another file's
+    server.add(WEIGHTS, b"w" * 1000, behaviour="bad-etag")
+    with pytest.raises(DownloadError, match="sha256 differs from the one "
+                       "the server published"):
+        download_file(f"{server.url}/backup/{WEIGHTS}", tmp_path / WEIGHTS)
+    assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("etag", "sha256"),
+    [
+        (f'"{"ab" * 32}"', "ab" * 32),
+        ("ab" * 32, "ab" * 32),
+        (f'W/"{"ab" * 32}"', None),  # weak: never names the bytes
+        ('"5d41402abc4b2a76b9719d911017c592"', None),  # an MD5
+        (None, None),
+    ],
+)
+def test_sha256_from_etag(etag, sha256):
+    assert download.sha256_from_etag(etag) == sha256
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_read_only_folder_fails_at_once_with_one_message(server, tmp_path):
+    # Before: a raw OSError after 20 s of retries
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(DownloadError, match="cannot write in"):
+            download_qwen3_small(out_dir=tmp_path, tokenizer_only=True)
+    finally:
+        tmp_path.chmod(0o700)
+    assert server.requests == []
