@@ -2,7 +2,6 @@
 table on a tiny model (it measures nothing there; the real run is in that
 folder's README)."""
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import sys
 import pytest
 
 from notebooks import ROOT
+from script_args import bad_arguments
 
 SCRIPT = ROOT / "ch02" / "02_decoding-strategies" / "benchmark_decoding.py"
 
@@ -47,11 +47,6 @@ def test_benchmark_decoding_prints_every_ratio():
 )
 def test_bad_arguments_end_in_one_line_before_any_work(args, message,
                                                        capsys):
-    spec = importlib.util.spec_from_file_location("benchmark_decoding",
-                                                  SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    with pytest.raises(SystemExit) as exit_info:
-        script.parse_args(args)
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+    code, err = bad_arguments(SCRIPT, args, capsys)
+    assert code == 2
+    assert message in err.splitlines()[-1]

@@ -2,7 +2,6 @@
 files, on a tiny model (they measure nothing there; the real runs are in
 that folder's README)."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,26 +9,15 @@ import sys
 
 import pytest
 
+import script_args
 from notebooks import ROOT
 
 FOLDER = ROOT / "ch02" / "03_faster-generation"
 
 
-def load_script(name):
-    """A script of the folder as a module, to call its ``parse_args``."""
-    spec = importlib.util.spec_from_file_location(
-        name.removesuffix(".py"), FOLDER / name)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def bad_arguments(script, args, capsys):
-    """(exit code, last line of standard error) of ``script ARGS``'s
-    argument check, in this process: nothing is loaded before it."""
-    with pytest.raises(SystemExit) as exit_info:
-        load_script(script).parse_args(args)
-    return exit_info.value.code, capsys.readouterr().err.strip()
+    """(exit code, standard error) of ``script ARGS``'s argument check."""
+    return script_args.bad_arguments(FOLDER / script, args, capsys)
 
 
 def run(script, *args):
