@@ -329,6 +329,7 @@ def test_ctrl_c_while_loading_exits_quietly_with_130(full_size_dir):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow  # a new process: imports torch, loads the model
 def test_non_utf8_stdout_does_not_crash(small_dir):
     result = run_process(
         [*SMALL_CLI, "--prompt", "東京の天気は", "--max-new-tokens", "20",

@@ -446,6 +446,7 @@ download.download_qwen3_small(out_dir=sys.argv[1])
 """
 
 
+@pytest.mark.slow  # two new processes, each imports torch
 def test_two_processes_share_one_download(server, tokenizer_bytes,
                                           tmp_path):
     # Two notebooks opened at once, one folder: before, each deleted or

@@ -9,6 +9,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from venv_tools import tool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +28,7 @@ def get(url, timeout=5):
         return response.status, response.read()
 
 
+@pytest.mark.slow  # starts a Jupyter server and waits for it
 def test_jupyter_lab_serves_the_chapter(tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"

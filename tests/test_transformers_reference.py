@@ -219,6 +219,7 @@ def test_stop_strings_stop_where_transformers_stops(tokenizers, text,
     assert any(fired)
 
 
+@pytest.mark.slow  # 15 stop-string sets, each reads the vocabulary
 def test_stop_strings_on_random_cuts_equal_transformers(tokenizers):
     ours, theirs = tokenizers
     rng = random.Random(0)

@@ -129,8 +129,10 @@ def matvec_rate(n_bytes, device, dtype, packed=False, repeats=5):
     matrix (``n_bytes``): ``F.linear``, or oneDNN's packed kernel."""
     columns = 1024
     rows = max(1, n_bytes // (columns * torch.finfo(dtype).bits // 8))
-    weight = torch.randn(rows, columns, dtype=dtype, device=device)
-    x = torch.randn(1, columns, dtype=dtype, device=device)
+    # Ones: the values do not change the speed, and random numbers for a
+    # weight-sized matrix take seconds to make on a CPU
+    weight = torch.ones(rows, columns, dtype=dtype, device=device)
+    x = torch.ones(1, columns, dtype=dtype, device=device)
     if packed:
         weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
 
