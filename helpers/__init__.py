@@ -16,7 +16,9 @@ from .generation import (
     generate_text_basic_stream_cache,
 )
 from .sampling import (
+    apply_repetition_penalty,
     apply_temperature,
+    min_p_filter,
     sample_next_token,
     top_k_filter,
     top_p_filter,
@@ -26,6 +28,7 @@ from .text_stream import stream_text
 
 __all__ = [
     "FastGenerator",
+    "apply_repetition_penalty",
     "apply_temperature",
     "beam_search",
     "download_qwen3_small",
@@ -37,6 +40,7 @@ __all__ = [
     "generate_text_basic_stream",
     "generate_text_basic_stream_cache",
     "get_device",
+    "min_p_filter",
     "sample_next_token",
     "stream_text",
     "top_k_filter",

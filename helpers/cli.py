@@ -83,6 +83,14 @@ def build_parser():
     parser.add_argument("--top-p", type=probability, metavar="P",
                         help="sample only from the most likely tokens "
                         "that together have probability P")
+    parser.add_argument("--min-p", type=_fraction, metavar="P",
+                        help="sample only from tokens at least P times as "
+                        "likely as the most likely one")
+    parser.add_argument("--repetition-penalty", type=_positive_float,
+                        default=1.0, metavar="R",
+                        help="make the tokens of the text so far R times "
+                        "less likely (1.1-1.3 curbs repetition; default "
+                        "1.0: off)")
     parser.add_argument("--seed", type=_seed,
                         help="random seed, for reproducible sampling")
     parser.add_argument("--stop", action="append", default=[],
@@ -124,23 +132,44 @@ def _non_negative_float(text):
     return value
 
 
+def _fraction(text):
+    value = parse_number(text, float, "a number")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and 1, got {text}"
+        )
+    return value
+
+
+def _positive_float(text):
+    value = parse_number(text, float, "a number")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def check_combinations(parser, args):
     if args.prompt is not None and not args.prompt.strip():
         parser.error("--prompt: give some text (or leave --prompt out to "
                      "type prompts interactively)")
     if args.beam_width > 1 and (args.temperature > 0 or args.top_k
-                                or args.top_p):
+                                or args.top_p or args.min_p is not None):
         parser.error("--beam-width does not sample: leave out "
-                     "--temperature, --top-k and --top-p")
+                     "--temperature, --top-k, --top-p and --min-p")
+    if args.beam_width > 1 and args.repetition_penalty != 1.0:
+        parser.error("--repetition-penalty works with greedy decoding and "
+                     "sampling, not with --beam-width")
     if args.beam_width > 1 and args.no_cache:
         parser.error("--beam-width needs the KV cache: leave out "
                      "--no-cache")
     if args.beam_width > 1 and args.stop:
         parser.error("--stop works with greedy decoding and sampling, not "
                      "with --beam-width")
-    if (args.top_k or args.top_p) and args.temperature == 0:
-        parser.error("--top-k and --top-p only apply when sampling: add "
-                     "--temperature, for example --temperature 0.7")
+    if (args.top_k or args.top_p or args.min_p is not None) and (
+            args.temperature == 0):
+        parser.error("--top-k, --top-p and --min-p only apply when "
+                     "sampling: add --temperature, for example "
+                     "--temperature 0.7")
     if any(not text for text in args.stop):
         parser.error("--stop needs a non-empty text")
     for name, text in [("--prompt", args.prompt),
@@ -353,7 +382,9 @@ def run(model, tokenizer, device, prompt_ids, args, eos_token_id,
             stream = counted(generate_stream(
                 model, token_ids, args.max_new_tokens,
                 temperature=args.temperature, top_k=args.top_k,
-                top_p=args.top_p, eos_token_id=eos_token_id,
+                top_p=args.top_p, min_p=args.min_p,
+                repetition_penalty=args.repetition_penalty,
+                eos_token_id=eos_token_id,
                 stop_strings=args.stop or None, tokenizer=tokenizer,
                 generator=generator, use_cache=not args.no_cache,
             ))

@@ -3,8 +3,9 @@
 
 ``generate_stream`` extends the book's loop (Listing 2.4) with the options
 Hugging Face transformers users know: ``temperature``, ``top_k``,
-``top_p``, ``eos_token_id`` (one id or several), ``stop_strings`` with a
-``tokenizer``, and a seeded ``generator``; batches of prompts work too.
+``top_p``, ``min_p``, ``repetition_penalty``, ``eos_token_id`` (one id or
+several), ``stop_strings`` with a ``tokenizer``, and a seeded
+``generator``; batches of prompts work too.
 With the defaults it is the book's greedy loop. ``beam_search`` follows
 transformers' ``generate(num_beams=...)``: the same tokens and scores.
 """
@@ -14,7 +15,12 @@ import math
 import torch
 from reasoning_from_scratch.qwen3 import KVCache
 
-from .sampling import check_generator, check_sampling_args, sample_next_token
+from .sampling import (
+    _repetition_penalty,
+    check_generator,
+    check_sampling_args,
+    sample_next_token,
+)
 from .stop_strings import StopStrings
 from .validation import (
     check_generation_args,
@@ -72,8 +78,14 @@ class _NextLogits:
 def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
                     top_k=None, top_p=None, eos_token_id=None,
                     stop_strings=None, tokenizer=None, stop_sequences=None,
-                    generator=None, use_cache=True, pad_token_id=None):
+                    generator=None, use_cache=True, pad_token_id=None,
+                    min_p=None, repetition_penalty=1.0):
     """Yield one (batch, 1) tensor of token ids per generation step.
+
+    - Each step applies ``repetition_penalty`` to the tokens of the prompt
+      and the output so far (greedy decoding included), then samples with
+      ``temperature``, ``top_k``, ``top_p`` and ``min_p``, in
+      transformers' order; ``temperature=0`` (the default) is greedy.
 
     - Stops before an ``eos_token_id`` (an int or a list of ints), as the
       book's loops do.
@@ -88,7 +100,7 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
     """
     eos = check_generation_args(model, token_ids, max_new_tokens,
                                 eos_token_id)
-    check_sampling_args(temperature, top_k, top_p)
+    check_sampling_args(temperature, top_k, top_p, min_p, repetition_penalty)
     check_generator(generator, token_ids.device)
     sequences = _check_stop_sequences(stop_sequences)
     strings = StopStrings(stop_strings, tokenizer) if stop_strings else None
@@ -102,9 +114,9 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
             "a batch with stop strings or stop sequences needs a token id "
             "to pad finished rows: pass eos_token_id or pad_token_id."
         )
-    return _stream(model, token_ids, max_new_tokens, temperature, top_k,
-                   top_p, eos, strings, sequences, generator, use_cache,
-                   pad)
+    sampling = (temperature, top_k, top_p, min_p, repetition_penalty)
+    return _stream(model, token_ids, max_new_tokens, sampling, eos, strings,
+                   sequences, generator, use_cache, pad)
 
 
 def _stream(model, *args):
@@ -113,22 +125,25 @@ def _stream(model, *args):
 
 
 @torch.inference_mode()
-def _stream_in_eval_mode(model, token_ids, max_new_tokens, temperature,
-                         top_k, top_p, eos, strings, sequences, generator,
-                         use_cache, pad):
+def _stream_in_eval_mode(model, token_ids, max_new_tokens, sampling, eos,
+                         strings, sequences, generator, use_cache, pad):
+    temperature, top_k, top_p, min_p, penalty = sampling
     device = token_ids.device
     eos_ids = torch.tensor(eos, device=device) if eos else None
     rows = token_ids.tolist() if strings else None  # text of each row
     finished = torch.zeros(token_ids.shape[0], 1, dtype=torch.bool,
                            device=device)
     generated = token_ids[:, :0]  # (batch, n_generated), for stop_sequences
+    seen = token_ids  # (batch, n_tokens): the text so far, for the penalty
     # Without a stopping rule the host never waits for the device
     can_stop = bool(eos or strings or sequences)
     next_logits = _NextLogits(model, token_ids, use_cache)
     logits = next_logits.first()  # (batch, vocab_size)
     for step in range(max_new_tokens):
+        if penalty != 1.0:  # in float32, as transformers
+            logits = _repetition_penalty(logits.float(), seen, penalty)
         next_token = sample_next_token(logits, temperature, top_k, top_p,
-                                       generator)  # (batch, 1)
+                                       generator, min_p=min_p)  # (batch, 1)
         if can_stop:
             if pad is not None:
                 next_token = next_token.masked_fill(finished, pad)
@@ -148,6 +163,8 @@ def _stream_in_eval_mode(model, token_ids, max_new_tokens, temperature,
                 return
             finished |= hit_eos | hit_stop
         yield next_token
+        if penalty != 1.0:
+            seen = torch.cat([seen, next_token], dim=1)
         if step + 1 < max_new_tokens:  # no forward pass after the last
             logits = next_logits.after(next_token)
 
@@ -167,7 +184,8 @@ def _ends_with_any(generated, stop_sequences):
 def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
              top_k=None, top_p=None, eos_token_id=None, stop_strings=None,
              tokenizer=None, stop_sequences=None, generator=None,
-             use_cache=True, pad_token_id=None):
+             use_cache=True, pad_token_id=None, min_p=None,
+             repetition_penalty=1.0):
     """Like ``generate_stream``, but return all new tokens at once as a
     (batch, n_new) tensor."""
     stream = generate_stream(
@@ -175,7 +193,8 @@ def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
         top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
         stop_strings=stop_strings, tokenizer=tokenizer,
         stop_sequences=stop_sequences, generator=generator,
-        use_cache=use_cache, pad_token_id=pad_token_id,
+        use_cache=use_cache, pad_token_id=pad_token_id, min_p=min_p,
+        repetition_penalty=repetition_penalty,
     )
     return collect_stream(stream, token_ids)
 

@@ -1,10 +1,10 @@
-"""Choosing the next token: temperature, top-k and top-p (bonus notebook
-``ch02/02_decoding-strategies``).
+"""Choosing the next token: repetition penalty, temperature, top-k, top-p
+and min-p (bonus notebook ``ch02/02_decoding-strategies``).
 
 Each filter takes logits of shape (batch, vocab_size) and returns logits of
 the same shape, with the tokens it removes set to -inf, so filters compose.
 ``sample_next_token`` applies them in the order Hugging Face uses:
-temperature -> top-k -> top-p.
+repetition penalty -> temperature -> top-k -> top-p -> min-p.
 """
 
 import math
@@ -15,7 +15,8 @@ import torch
 from .validation import is_int
 
 
-def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
+def check_sampling_args(temperature=0.0, top_k=None, top_p=None,
+                        min_p=None, repetition_penalty=1.0):
     """Raise a clear error for settings outside their valid range."""
     if not _is_finite_number(temperature) or temperature < 0:
         raise ValueError(
@@ -26,6 +27,9 @@ def check_sampling_args(temperature=0.0, top_k=None, top_p=None):
         _check_top_k(top_k)
     if top_p is not None:
         _check_top_p(top_p)
+    if min_p is not None:
+        _check_min_p(min_p)
+    _check_repetition_penalty(repetition_penalty)
 
 
 def _is_finite_number(value):
@@ -47,6 +51,24 @@ def _check_top_p(top_p):
         raise ValueError(
             f"top_p must be a number with 0 < top_p <= 1 or None, got "
             f"{top_p!r}; for example top_p=0.9."
+        )
+
+
+def _check_min_p(min_p):
+    if (not isinstance(min_p, numbers.Real) or isinstance(min_p, bool)
+            or not 0 <= min_p <= 1):  # also refuses NaN
+        raise ValueError(
+            f"min_p must be a number with 0 <= min_p <= 1 or None, got "
+            f"{min_p!r}; for example min_p=0.05."
+        )
+
+
+def _check_repetition_penalty(penalty):
+    if not _is_finite_number(penalty) or penalty <= 0:
+        raise ValueError(
+            f"repetition_penalty must be a finite number > 0, got "
+            f"{penalty!r}; 1.0 changes nothing, about 1.1-1.3 discourages "
+            "repeating the tokens of the text so far."
         )
 
 
@@ -167,16 +189,63 @@ def _top_p_filter_sorted(logits, top_p):
     return logits.masked_fill(remove, -torch.inf)
 
 
+def min_p_filter(logits, min_p):
+    """Keep the tokens at least ``min_p`` times as probable as the most
+    probable one (min-p sampling); -inf for the rest.
+
+    The cut follows the model's confidence: a peaked distribution keeps a
+    few tokens, a flat one many. The same tokens as Hugging Face's
+    ``MinPLogitsWarper``; the most probable token always stays.
+    """
+    _check_logits(logits, "min_p_filter")
+    _check_min_p(min_p)
+    return _min_p(logits, min_p)
+
+
+def _min_p(logits, min_p):
+    probas = torch.softmax(logits.float(), dim=-1)
+    threshold = min_p * probas.amax(dim=-1, keepdim=True)  # (batch, 1)
+    return logits.masked_fill(probas < threshold, -torch.inf)
+
+
+def apply_repetition_penalty(logits, token_ids, penalty):
+    """Make every token that occurs in ``token_ids`` (batch, n_tokens),
+    the text so far, less likely: its logit is divided by ``penalty`` if
+    positive, multiplied if negative (the CTRL paper's rule, as Hugging
+    Face's ``RepetitionPenaltyLogitsProcessor``). 1.0 changes nothing.
+    """
+    _check_logits(logits, "apply_repetition_penalty")
+    _check_repetition_penalty(penalty)
+    if (not isinstance(token_ids, torch.Tensor) or token_ids.dim() != 2
+            or token_ids.shape[0] != logits.shape[0]
+            or token_ids.dtype not in (torch.int64, torch.int32)):
+        raise ValueError(
+            "apply_repetition_penalty needs token_ids as an integer tensor "
+            f"of shape (batch, n_tokens) with batch {logits.shape[0]}, as "
+            "the logits; pass the prompt and the tokens generated so far."
+        )
+    return _repetition_penalty(logits, token_ids, penalty)
+
+
+def _repetition_penalty(logits, token_ids, penalty):
+    if penalty == 1.0:
+        return logits
+    seen = logits.gather(-1, token_ids.long())
+    seen = torch.where(seen < 0, seen * penalty, seen / penalty)
+    return logits.scatter(-1, token_ids.long(), seen)
+
+
 def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
-                      generator=None):
+                      generator=None, *, min_p=None):
     """Pick the next token id for each row: (batch, vocab) -> (batch, 1).
 
     ``temperature=0`` is greedy decoding (argmax). Otherwise the logits are
-    divided by the temperature, filtered by top-k and top-p, and a token is
-    drawn from the renormalized distribution, using ``generator`` (a
-    ``torch.Generator``) for reproducible draws.
+    divided by the temperature, filtered by top-k, top-p and min-p, and a
+    token is drawn from the renormalized distribution, using ``generator``
+    (a ``torch.Generator``) for reproducible draws. (A repetition penalty
+    needs the text so far: ``apply_repetition_penalty`` comes first.)
     """
-    check_sampling_args(temperature, top_k, top_p)
+    check_sampling_args(temperature, top_k, top_p, min_p)
     _check_logits(logits, "sample_next_token")
     check_generator(generator, logits.device)
     if temperature == 0:
@@ -190,5 +259,7 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
         logits = _top_k(logits, top_k)
     if top_p is not None:
         logits = _top_p(logits, top_p)
+    if min_p is not None:
+        logits = _min_p(logits, min_p)
     probas = torch.softmax(logits, dim=-1)
     return torch.multinomial(probas, num_samples=1, generator=generator)

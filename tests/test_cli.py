@@ -106,6 +106,25 @@ def test_one_shot_prompt(cli_run):
     assert "RANDOM" not in out
 
 
+def test_min_p_and_repetition_penalty_reach_the_loop(cli_run, monkeypatch):
+    from helpers import decoding
+
+    seen = {}
+    real = decoding.generate_stream
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decoding, "generate_stream", spy)
+    code, _, err = cli_run(["--prompt", "Hi", "--max-new-tokens", "3",
+                            "--temperature", "0.8", "--min-p", "0.05",
+                            "--repetition-penalty", "1.3", "--seed", "1",
+                            "--device", "cpu"])
+    assert code == 0, err
+    assert seen["min_p"] == 0.05 and seen["repetition_penalty"] == 1.3
+
+
 @pytest.mark.slow  # compiling: half a minute in a new process
 def test_compile_gives_the_uncompiled_answer(cli_run, monkeypatch):
     """--compile on a CPU compiles block by block, same greedy tokens."""
@@ -311,9 +330,14 @@ def test_unavailable_device_fails_before_loading(cli_run, monkeypatch):
 
 @pytest.mark.slow
 def test_ctrl_c_while_loading_exits_quietly_with_130(full_size_dir):
+    # So many new tokens that the command cannot finish before the signal
+    # even if this test is kept waiting on a busy machine (it once read the
+    # banner only after the command had answered and exited 0); a signal
+    # that comes during generation ends it with 130 too
     process = subprocess.Popen(
         [SCRIPT, "--prompt", "Hi", "--out-dir", str(full_size_dir),
-         "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+         "--device", "cpu", "--max-new-tokens", "20000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=environment(), text=True,
     )
     # The random-weights banner comes just before the weights are loaded
@@ -361,6 +385,15 @@ def test_make_utf8_rewraps_a_narrow_stream():
         (["--beam-width", "3", "--no-cache"], "needs the KV cache"),
         (["--beam-width", "3", "--stop", "\n"], "not with --beam-width"),
         (["--top-p", "0.9"], "only apply when sampling"),
+        (["--min-p", "0.1"], "only apply when sampling"),
+        (["--min-p", "1.5", "--temperature", "1"],
+         "--min-p: must be between 0 and 1"),
+        (["--repetition-penalty", "0"], "--repetition-penalty: must be > 0"),
+        (["--repetition-penalty", "inf"], "--repetition-penalty: must be"),
+        (["--repetition-penalty", "lots"], "must be a number"),
+        (["--beam-width", "3", "--min-p", "0.1"], "does not sample"),
+        (["--beam-width", "3", "--repetition-penalty", "1.2"],
+         "not with --beam-width"),
         (["--stop", ""], "non-empty"),
         (["--prompt", ""], "--prompt: give some text"),
         (["--prompt", "   "], "--prompt: give some text"),

@@ -1,4 +1,5 @@
-"""Temperature, top-k and top-p: exact behaviour, statistics, properties."""
+"""Temperature, top-k, top-p, min-p and the repetition penalty: exact
+behaviour, statistics, properties."""
 
 import pytest
 import torch
@@ -6,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.sampling import (
+    apply_repetition_penalty,
     apply_temperature,
+    min_p_filter,
     sample_next_token,
     top_k_filter,
     top_p_filter,
@@ -108,6 +111,9 @@ def test_temperature_sharpens_and_flattens():
         ({"temperature": 1.0, "top_k": 2.5}, "top_k must be an integer"),
         ({"temperature": 1.0, "top_p": 0.0}, "0 < top_p <= 1"),
         ({"temperature": 1.0, "top_p": 1.5}, "0 < top_p <= 1"),
+        ({"temperature": 1.0, "min_p": -0.1}, "0 <= min_p <= 1"),
+        ({"temperature": 1.0, "min_p": 1.5}, "0 <= min_p <= 1"),
+        ({"temperature": 1.0, "min_p": float("nan")}, "min_p"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -168,6 +174,42 @@ def test_sampling_never_returns_a_filtered_token(row, k, p, t, seed):
     assert allowed[token].all()
 
 
+@settings(max_examples=200, deadline=None)
+@given(row=logit_rows, m=st.floats(min_value=0.0, max_value=1.0))
+def test_min_p_keeps_the_tokens_at_least_m_times_the_best(row, m):
+    logits = torch.tensor([row])
+    probas = torch.softmax(logits, dim=-1)[0]
+    kept = torch.isfinite(min_p_filter(logits, m))[0]
+    assert kept[probas.argmax()]  # the most probable token stays
+    assert torch.equal(kept, probas >= m * probas.max())
+
+
+def test_min_p_cut_follows_the_confidence():
+    peaked = torch.tensor([[10.0, 5.0, 4.0, 3.0]])
+    flat = torch.tensor([[1.0, 0.9, 0.8, 0.7]])
+    assert torch.isfinite(min_p_filter(peaked, 0.1)).sum() == 1
+    assert torch.isfinite(min_p_filter(flat, 0.1)).sum() == 4
+
+
+@settings(max_examples=100, deadline=None)
+@given(row=logit_rows, m=st.floats(min_value=0.0, max_value=1.0),
+       t=st.floats(min_value=0.1, max_value=3.0), seed=st.integers(0, 99))
+def test_sampling_with_min_p_never_returns_a_filtered_token(row, m, t, seed):
+    logits = torch.tensor([row])
+    allowed = torch.isfinite(min_p_filter(logits / t, m))[0]
+    token = draw(logits, 20, seed=seed, temperature=t, min_p=m)
+    assert allowed[token].all()
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative():
+    logits = torch.tensor([[2.0, -1.0, 0.5, 3.0]])
+    seen = torch.tensor([[0, 1, 1]])  # a repeated token counts once
+    out = apply_repetition_penalty(logits, seen, 2.0)
+    assert out.tolist() == [[1.0, -2.0, 0.5, 3.0]]
+    assert torch.equal(apply_repetition_penalty(logits, seen, 1.0), logits)
+    assert logits.tolist() == [[2.0, -1.0, 0.5, 3.0]]  # not in place
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_top_p_on_candidates_equals_top_p_on_everything(seed):
     from helpers.sampling import _top_p_filter_sorted
@@ -206,6 +248,26 @@ def test_top_p_on_candidates_equals_top_p_on_everything(seed):
          "top_p_filter needs logits as a floating-point tensor"),
         (lambda: apply_temperature([[1.0, 2.0]], 1.0), TypeError,
          "apply_temperature needs logits"),
+        (lambda: min_p_filter(LOGITS, 1.5), ValueError, "0 <= min_p <= 1"),
+        (lambda: min_p_filter(LOGITS, -0.1), ValueError, "0 <= min_p <= 1"),
+        (lambda: min_p_filter(LOGITS, float("nan")), ValueError, "min_p"),
+        (lambda: min_p_filter(LOGITS, True), ValueError, "min_p"),
+        (lambda: min_p_filter(LOGITS[0], 0.1), ValueError,
+         r"\(batch, vocab_size\)"),
+        (lambda: apply_repetition_penalty(LOGITS, torch.tensor([[0]]), 0),
+         ValueError, "repetition_penalty must be a finite number > 0"),
+        (lambda: apply_repetition_penalty(LOGITS, torch.tensor([[0]]), -1.2),
+         ValueError, "repetition_penalty"),
+        (lambda: apply_repetition_penalty(LOGITS, torch.tensor([[0]]),
+                                          float("inf")),
+         ValueError, "repetition_penalty"),
+        (lambda: apply_repetition_penalty(LOGITS, [[0]], 1.2), ValueError,
+         r"token_ids as an integer tensor of shape \(batch, n_tokens\)"),
+        (lambda: apply_repetition_penalty(LOGITS, torch.tensor([0]), 1.2),
+         ValueError, "token_ids"),
+        (lambda: apply_repetition_penalty(LOGITS, torch.tensor([[0.0]]),
+                                          1.2),
+         ValueError, "token_ids"),
     ],
 )
 def test_public_filters_refuse_bad_arguments(call, error, message):
@@ -219,3 +281,4 @@ def test_public_filters_keep_their_results_on_good_arguments():
     assert torch.equal(top_k_filter(LOGITS, 1000), LOGITS)
     assert torch.equal(top_p_filter(LOGITS, 1), LOGITS)  # an int 1 is fine
     assert torch.equal(apply_temperature(LOGITS, 1), LOGITS)
+    assert torch.equal(min_p_filter(LOGITS, 0), LOGITS)

@@ -13,6 +13,8 @@ import torch
 from reasoning_from_scratch.qwen3 import Qwen3Model
 from transformers import PreTrainedTokenizerFast
 from transformers.generation.logits_process import (
+    MinPLogitsWarper,
+    RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -21,7 +23,13 @@ from transformers.generation.stopping_criteria import StopStringCriteria
 
 from helpers.decoding import beam_search, generate
 from helpers.random_weights import seeded_model
-from helpers.sampling import apply_temperature, top_k_filter, top_p_filter
+from helpers.sampling import (
+    apply_repetition_penalty,
+    apply_temperature,
+    min_p_filter,
+    top_k_filter,
+    top_p_filter,
+)
 from helpers.stop_strings import StopStrings
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 from helpers.transformers_bridge import to_transformers
@@ -113,6 +121,7 @@ def test_filters_equal_the_transformers_warpers(seed):
     temperature = [0.3, 0.7, 1.0, 1.5][seed % 4]
     top_k = [1, 5, 50, 2000][seed % 4]
     top_p = [0.1, 0.5, 0.9, 0.99][(seed // 4) % 4]
+    min_p = [0.0, 0.02, 0.1, 0.5, 0.9][seed % 5]
 
     ours = apply_temperature(logits, temperature)
     theirs = TemperatureLogitsWarper(temperature)(None, logits)
@@ -120,11 +129,38 @@ def test_filters_equal_the_transformers_warpers(seed):
     for our_filter, warper in [
         (lambda x: top_k_filter(x, top_k), TopKLogitsWarper(top_k)),
         (lambda x: top_p_filter(x, top_p), TopPLogitsWarper(top_p)),
+        (lambda x: min_p_filter(x, min_p), MinPLogitsWarper(min_p)),
     ]:
         got, want = our_filter(ours), warper(None, theirs.clone())
         assert torch.equal(torch.isinf(got), torch.isinf(want))
         torch.testing.assert_close(torch.softmax(got, -1),
                                    torch.softmax(want, -1))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_repetition_penalty_equals_the_transformers_processor(seed):
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(3, 1000, generator=generator) * 4
+    token_ids = torch.randint(0, 1000, (3, 30), generator=generator)
+    penalty = [0.5, 1.0, 1.1, 1.3, 2.0, 5.0][seed]
+    want = RepetitionPenaltyLogitsProcessor(penalty)(token_ids,
+                                                     logits.clone())
+    torch.testing.assert_close(
+        apply_repetition_penalty(logits, token_ids, penalty), want
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_repetition_penalty_generate_equals_transformers(seed):
+    model, hf = reference_pair(seed)
+    prompt = random_prompt(seed, length=6)
+    plain = generate(model, prompt, 30)
+    ours = generate(model, prompt, 30, repetition_penalty=1.5)
+    theirs = hf.generate(prompt, attention_mask=torch.ones_like(prompt),
+                         max_new_tokens=30, do_sample=False,
+                         repetition_penalty=1.5, pad_token_id=0)
+    assert ours[0].tolist() == theirs[0, prompt.shape[1]:].tolist()
+    assert not torch.equal(ours, plain)  # the penalty changed the text
 
 
 CASES = [
