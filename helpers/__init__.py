@@ -15,6 +15,7 @@ from .generation import (
     generate_text_basic_stream,
     generate_text_basic_stream_cache,
 )
+from .padding import left_pad
 from .sampling import (
     apply_repetition_penalty,
     apply_temperature,
@@ -40,6 +41,7 @@ __all__ = [
     "generate_text_basic_stream",
     "generate_text_basic_stream_cache",
     "get_device",
+    "left_pad",
     "min_p_filter",
     "sample_next_token",
     "stream_text",

@@ -15,6 +15,11 @@ import math
 import torch
 from reasoning_from_scratch.qwen3 import KVCache
 
+from .padding import (
+    check_attention_mask,
+    forward_with_mask,
+    warn_if_right_padded,
+)
 from .sampling import (
     _repetition_penalty,
     check_generator,
@@ -53,40 +58,54 @@ def _check_stop_sequences(stop_sequences):
 
 
 class _NextLogits:
-    """Logits of the next token, with or without the KV cache."""
+    """Logits of the next token, with or without the KV cache; with
+    ``mask`` (bool, batch x n_tokens), padding is hidden from attention."""
 
-    def __init__(self, model, token_ids, use_cache):
+    def __init__(self, model, token_ids, use_cache, mask=None):
         self.model = model
         self.use_cache = use_cache
         self.token_ids = token_ids
+        self.mask = mask
+        self.cache = None
         if use_cache:
             self.cache = KVCache(n_layers=model.cfg["n_layers"])
             model.reset_kv_cache()
 
+    def _forward(self, token_ids):
+        if self.mask is not None:
+            return forward_with_mask(self.model, token_ids, self.mask,
+                                     self.cache)
+        if self.use_cache:
+            return self.model(token_ids, cache=self.cache)
+        return self.model(token_ids)
+
     def first(self):
-        if self.use_cache:  # prefill: the whole prompt fills the cache
-            return self.model(self.token_ids, cache=self.cache)[:, -1]
-        return self.model(self.token_ids)[:, -1]
+        # prefill: with the KV cache, the whole prompt fills the cache
+        return self._forward(self.token_ids)[:, -1]
 
     def after(self, next_token):
+        if self.mask is not None:  # a new token is never padding
+            self.mask = torch.cat([self.mask, torch.ones_like(
+                next_token, dtype=torch.bool)], dim=1)
         if self.use_cache:  # only the new token; the cache has the rest
-            return self.model(next_token, cache=self.cache)[:, -1]
+            return self._forward(next_token)[:, -1]
         self.token_ids = torch.cat([self.token_ids, next_token], dim=1)
-        return self.model(self.token_ids)[:, -1]
+        return self._forward(self.token_ids)[:, -1]
 
 
 def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
                     top_k=None, top_p=None, eos_token_id=None,
                     stop_strings=None, tokenizer=None, stop_sequences=None,
                     generator=None, use_cache=True, pad_token_id=None,
-                    min_p=None, repetition_penalty=1.0):
+                    min_p=None, repetition_penalty=1.0,
+                    attention_mask=None):
     """Yield one (batch, 1) tensor of token ids per generation step.
 
     - Each step applies ``repetition_penalty`` to the tokens of the prompt
-      and the output so far (greedy decoding included), then samples with
-      ``temperature``, ``top_k``, ``top_p`` and ``min_p``, in
-      transformers' order; ``temperature=0`` (the default) is greedy.
-
+      (not its padding) and the output so far (greedy decoding included),
+      then samples with ``temperature``, ``top_k``, ``top_p`` and
+      ``min_p``, in transformers' order; ``temperature=0`` (the default)
+      is greedy.
     - Stops before an ``eos_token_id`` (an int or a list of ints), as the
       book's loops do.
     - Stops after the token that completes one of ``stop_strings``
@@ -95,6 +114,9 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
       output, since it has been streamed.
     - In a batch, a row that has finished stops growing: it gets
       ``pad_token_id`` (default: the first EOS id) until every row is done.
+    - Prompts of different lengths go in one batch padded on the left,
+      with ``attention_mask`` (1 for tokens, 0 for padding; see
+      ``helpers.left_pad``): each row gets the tokens it would get alone.
 
     Arguments are checked when it is called, before the first token.
     """
@@ -102,6 +124,7 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
                                 eos_token_id)
     check_sampling_args(temperature, top_k, top_p, min_p, repetition_penalty)
     check_generator(generator, token_ids.device)
+    mask = check_attention_mask(attention_mask, token_ids)
     sequences = _check_stop_sequences(stop_sequences)
     strings = StopStrings(stop_strings, tokenizer) if stop_strings else None
     if stop_strings is not None and not stop_strings:
@@ -114,9 +137,11 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
             "a batch with stop strings or stop sequences needs a token id "
             "to pad finished rows: pass eos_token_id or pad_token_id."
         )
+    if attention_mask is None:
+        warn_if_right_padded(token_ids, pad)
     sampling = (temperature, top_k, top_p, min_p, repetition_penalty)
     return _stream(model, token_ids, max_new_tokens, sampling, eos, strings,
-                   sequences, generator, use_cache, pad)
+                   sequences, generator, use_cache, pad, mask)
 
 
 def _stream(model, *args):
@@ -126,7 +151,8 @@ def _stream(model, *args):
 
 @torch.inference_mode()
 def _stream_in_eval_mode(model, token_ids, max_new_tokens, sampling, eos,
-                         strings, sequences, generator, use_cache, pad):
+                         strings, sequences, generator, use_cache, pad,
+                         mask):
     temperature, top_k, top_p, min_p, penalty = sampling
     device = token_ids.device
     eos_ids = torch.tensor(eos, device=device) if eos else None
@@ -135,9 +161,12 @@ def _stream_in_eval_mode(model, token_ids, max_new_tokens, sampling, eos,
                            device=device)
     generated = token_ids[:, :0]  # (batch, n_generated), for stop_sequences
     seen = token_ids  # (batch, n_tokens): the text so far, for the penalty
+    if mask is not None:  # padding is not text: in its place, each row's
+        # last prompt token, which the penalty counts anyway
+        seen = torch.where(mask, token_ids, token_ids[:, -1:])
     # Without a stopping rule the host never waits for the device
     can_stop = bool(eos or strings or sequences)
-    next_logits = _NextLogits(model, token_ids, use_cache)
+    next_logits = _NextLogits(model, token_ids, use_cache, mask)
     logits = next_logits.first()  # (batch, vocab_size)
     for step in range(max_new_tokens):
         if penalty != 1.0:  # in float32, as transformers
@@ -185,7 +214,7 @@ def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
              top_k=None, top_p=None, eos_token_id=None, stop_strings=None,
              tokenizer=None, stop_sequences=None, generator=None,
              use_cache=True, pad_token_id=None, min_p=None,
-             repetition_penalty=1.0):
+             repetition_penalty=1.0, attention_mask=None):
     """Like ``generate_stream``, but return all new tokens at once as a
     (batch, n_new) tensor."""
     stream = generate_stream(
@@ -194,7 +223,7 @@ def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
         stop_strings=stop_strings, tokenizer=tokenizer,
         stop_sequences=stop_sequences, generator=generator,
         use_cache=use_cache, pad_token_id=pad_token_id, min_p=min_p,
-        repetition_penalty=repetition_penalty,
+        repetition_penalty=repetition_penalty, attention_mask=attention_mask,
     )
     return collect_stream(stream, token_ids)
 
@@ -216,7 +245,8 @@ _NEVER = -1.0e9
 
 @torch.inference_mode()
 def beam_search(model, token_ids, max_new_tokens, beam_width=4,
-                length_penalty=1.0, eos_token_id=None, early_stopping=False):
+                length_penalty=1.0, eos_token_id=None, early_stopping=False,
+                attention_mask=None):
     """Return ``(best_token_ids, score)`` for one prompt, as Hugging Face
     transformers' ``generate(num_beams=beam_width, ...)`` finds them.
 
@@ -237,7 +267,8 @@ def beam_search(model, token_ids, max_new_tokens, beam_width=4,
     (beam_width, 1), and the KV cache is reordered to follow them.
     ``best_token_ids`` has shape (1, n_new), without the final EOS, as the
     book's loops return it; ``score`` is transformers'
-    ``sequences_scores``.
+    ``sequences_scores``. A prompt padded on the left (``attention_mask``
+    0 there) is searched without its padding.
     """
     eos = check_generation_args(model, token_ids, max_new_tokens,
                                 eos_token_id)
@@ -252,6 +283,9 @@ def beam_search(model, token_ids, max_new_tokens, beam_width=4,
             "beam_search takes one prompt, shape (1, n_tokens), got batch "
             f"size {token_ids.shape[0]}; call it once per prompt."
         )
+    mask = check_attention_mask(attention_mask, token_ids)
+    if mask is not None:  # one row: its tokens alone are the same search
+        token_ids = token_ids[:, mask[0]]
     if not isinstance(length_penalty, (int, float)) or isinstance(
         length_penalty, bool
     ):

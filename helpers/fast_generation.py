@@ -45,6 +45,7 @@ from reasoning_from_scratch.qwen3 import Qwen3Model
 
 from .compile_support import torch_compile_works
 from .decoding import collect_stream
+from .padding import check_attention_mask, warn_if_right_padded
 from .sampling import check_generator, check_sampling_args, sample_next_token
 from .timing import synchronize
 from .validation import check_generation_args, check_non_negative_int
@@ -166,17 +167,28 @@ class _Decoder(nn.Module):
         logits = F.linear(x, self.out_head)
         return logits, logits.argmax(dim=-1, keepdim=True)
 
-    def prefill(self, token_ids):
+    def prefill(self, token_ids, mask=None):
         """Run the prompt (batch, n) from position 0 and fill the cache;
         return the logits of the last position (batch, vocab_size) and
-        its greedy choice (batch, 1)."""
+        its greedy choice (batch, 1). ``mask`` (bool, batch x n), if
+        given, is False for left padding: no token attends to it, and a
+        padding position attends only to itself (with nothing at all,
+        softmax gives NaN, which would spread through the cache)."""
         n = token_ids.shape[1]
+        attn_mask = None
+        if mask is not None:  # True where attention is allowed
+            position = self.positions[:n]
+            causal = position[None, :] <= position[:, None]  # (n, n)
+            attn_mask = ((causal & mask[:, None, None, :])
+                         | torch.eye(n, dtype=torch.bool,
+                                     device=mask.device))  # (b, 1, n, n)
 
         def attend(q, k, v, k_cache, v_cache):
             k_cache[:, :, :n] = k
             v_cache[:, :, :n] = v
             return F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, enable_gqa=True
+                q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None,
+                enable_gqa=True
             )
 
         x = F.embedding(token_ids, self.tok_emb)
@@ -184,13 +196,16 @@ class _Decoder(nn.Module):
             x = self._block(x, layer, self.cos[:n], self.sin[:n], attend)
         return self._logits(x[:, -1])
 
-    def forward(self, token, pos):
+    def forward(self, token, pos, is_token):
         """One token per row (batch, 1) at position ``pos`` (a (1,)
         tensor): write its keys and values in place and return the logits
-        (batch, vocab_size) and the greedy choice (batch, 1)."""
+        (batch, vocab_size) and the greedy choice (batch, 1).
+        ``is_token`` (bool, batch x max_seq_len) is False where a row
+        has padding."""
         cos = self.cos.index_select(0, pos)  # (1, head_dim)
         sin = self.sin.index_select(0, pos)
-        mask = (self.positions <= pos).view(1, 1, 1, -1)
+        b = token.shape[0]
+        mask = ((self.positions <= pos) & is_token).view(b, 1, 1, -1)
 
         def attend(q, k, v, k_cache, v_cache):
             k_cache.index_copy_(2, pos, k)
@@ -241,6 +256,11 @@ class FastGenerator:
         self.device = model.tok_emb.weight.device
         self.decoder = _Decoder(model, max_seq_len, max_batch_size).eval()
         self.pos = torch.zeros(1, dtype=torch.long, device=self.device)
+        # False where a row of the batch has padding: an input of the
+        # step, not a buffer of the decoder, which freezing would make a
+        # constant
+        self.is_token = torch.ones(max_batch_size, max_seq_len,
+                                   dtype=torch.bool, device=self.device)
         self.compiled = compile
         self._cpp_wrapper = False
         self.warm_up_seconds = None
@@ -292,6 +312,7 @@ class FastGenerator:
             token = torch.zeros(batch_size, 1, dtype=torch.long,
                                 device=self.device)
             self.decoder.prefill(token)
+            self.is_token.fill_(True)
             self.pos.fill_(1)
             for _ in range(3):  # CUDA graphs record on a later call
                 self._step(token)
@@ -304,7 +325,8 @@ class FastGenerator:
         the logits and the greedy choice, and advances the position."""
         try:
             with self._cpu_options():
-                logits, greedy = self._decode(token, self.pos)
+                logits, greedy = self._decode(
+                    token, self.pos, self.is_token[:token.shape[0]])
         except Exception as exc:  # a compiler that fails on this model
             if self._decode is self.decoder:
                 raise
@@ -330,11 +352,14 @@ class FastGenerator:
     # Generating ------------------------------------------------------------
 
     def _check(self, token_ids, max_new_tokens, eos_token_id, temperature,
-               top_k, top_p, generator):
+               top_k, top_p, generator, attention_mask):
         eos = check_generation_args(self.model, token_ids, max_new_tokens,
                                     eos_token_id)
         check_sampling_args(temperature, top_k, top_p)
         check_generator(generator, token_ids.device)
+        mask = check_attention_mask(attention_mask, token_ids)
+        if attention_mask is None:
+            warn_if_right_padded(token_ids, eos[0] if eos else None)
         batch, n = token_ids.shape
         if batch > self.max_batch_size:
             raise ValueError(
@@ -350,34 +375,40 @@ class FastGenerator:
                 f"FastGenerator with max_seq_len={n + max_new_tokens} or "
                 "more, or generate fewer tokens."
             )
-        return eos
+        return eos, mask
 
     def stream(self, token_ids, max_new_tokens, *, eos_token_id=None,
-               temperature=0.0, top_k=None, top_p=None, generator=None):
+               temperature=0.0, top_k=None, top_p=None, generator=None,
+               attention_mask=None):
         """Yield one (batch, 1) tensor of token ids per step, as
         ``helpers.generate_stream`` does: stop before EOS (an int or a
-        list of ints); rows that finished get the first EOS id."""
-        eos = self._check(token_ids, max_new_tokens, eos_token_id,
-                          temperature, top_k, top_p, generator)
+        list of ints); rows that finished get the first EOS id; prompts
+        padded on the left need their ``attention_mask``."""
+        eos, mask = self._check(token_ids, max_new_tokens, eos_token_id,
+                                temperature, top_k, top_p, generator,
+                                attention_mask)
         return self._stream(token_ids, max_new_tokens, eos, temperature,
-                            top_k, top_p, generator, check_every=1)
+                            top_k, top_p, generator, mask, check_every=1)
 
     def generate(self, token_ids, max_new_tokens, *, eos_token_id=None,
-                 temperature=0.0, top_k=None, top_p=None, generator=None):
+                 temperature=0.0, top_k=None, top_p=None, generator=None,
+                 attention_mask=None):
         """Return the new tokens as a (batch, n_new) tensor, the same as
         ``helpers.generate`` with the same arguments."""
-        eos = self._check(token_ids, max_new_tokens, eos_token_id,
-                          temperature, top_k, top_p, generator)
+        eos, mask = self._check(token_ids, max_new_tokens, eos_token_id,
+                                temperature, top_k, top_p, generator,
+                                attention_mask)
         out = collect_stream(  # (batch, steps), maybe past EOS
             self._stream(token_ids, max_new_tokens, eos, temperature, top_k,
-                         top_p, generator, check_every=EOS_CHECK_EVERY),
+                         top_p, generator, mask,
+                         check_every=EOS_CHECK_EVERY),
             token_ids,
         )
         return _trim_after_eos(out, eos)
 
     @torch.inference_mode()
     def _stream(self, token_ids, max_new_tokens, eos, temperature, top_k,
-                top_p, generator, check_every):
+                top_p, generator, mask, check_every):
         if self.compiled and self.warm_up_seconds is None:
             self.warm_up(token_ids.shape[0])
         if max_new_tokens == 0:
@@ -385,8 +416,12 @@ class FastGenerator:
         eos_ids = torch.tensor(eos, device=self.device) if eos else None
         finished = torch.zeros(token_ids.shape[0], 1, dtype=torch.bool,
                                device=self.device)
-        logits, greedy = self.decoder.prefill(token_ids)
-        self.pos.fill_(token_ids.shape[1])
+        logits, greedy = self.decoder.prefill(token_ids, mask)
+        batch, n = token_ids.shape
+        self.is_token[:batch].fill_(True)
+        if mask is not None:
+            self.is_token[:batch, :n] = mask
+        self.pos.fill_(n)
         for step in range(max_new_tokens):
             if temperature == 0:
                 token = greedy  # (batch, 1), chosen on the device

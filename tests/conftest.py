@@ -1,7 +1,16 @@
 """Shared fixtures: determinism, the tiny model, the offline tokenizer,
 one full-size random-weights checkpoint."""
 
+import os
 import shutil
+
+# Inductor trusts the CPU's flags for its vector instructions instead of
+# checking each by building a test library and loading it in a new Python
+# process that imports torch: about 10 s in every process that compiles
+# (this one, each notebook's kernel, each command), a check of PyTorch's
+# own that a reader's first compile still makes. Set before torch loads
+# inductor's configuration, which reads it once
+os.environ.setdefault("TORCHINDUCTOR_VEC_ISA_OK", "1")
 
 import pytest
 import torch

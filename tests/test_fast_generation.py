@@ -6,7 +6,7 @@ import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from bad_input import BAD_IDS
-from helpers import generate_text_basic_cache
+from helpers import generate_text_basic_cache, left_pad
 from helpers.decoding import generate
 from helpers.fast_generation import FastGenerator
 from helpers.random_weights import seeded_model
@@ -91,11 +91,47 @@ def test_compiled_step_gives_the_same_tokens(tiny_model):
     assert fast.compiled and fast.warm_up_seconds > 0
 
 
+PROMPTS = [[5, 9, 14, 3, 7, 22], [8, 1], [40, 2, 3], [17]]
+
+
+@pytest.mark.parametrize("compile", [
+    False, pytest.param(True, marks=pytest.mark.slow),  # compiles twice
+])
+def test_left_padded_rows_equal_each_prompt_alone(tiny_model, compile):
+    fast = FastGenerator(tiny_model, max_seq_len=24, max_batch_size=4,
+                         compile=compile)
+    token_ids, attention_mask = left_pad(PROMPTS, pad_token_id=0)
+    eos = generate(tiny_model, torch.tensor([PROMPTS[1]]), 12)[0, 4].item()
+    for options in ({"eos_token_id": eos}, {}):
+        out = fast.generate(token_ids, 12, attention_mask=attention_mask,
+                            **options)
+        assert torch.equal(out, generate(tiny_model, token_ids, 12,
+                                         attention_mask=attention_mask,
+                                         **options))
+        streamed = torch.cat(list(fast.stream(
+            token_ids, 12, attention_mask=attention_mask, **options)), 1)
+        assert torch.equal(streamed, out)
+    for row, prompt in enumerate(PROMPTS):  # each prompt alone, no EOS
+        alone = generate(tiny_model, torch.tensor([prompt]), 12)
+        assert out[row].tolist() == alone[0].tolist()
+    unmasked = fast.generate(token_ids, 12)  # after a padded batch:
+    assert torch.equal(unmasked, generate(tiny_model, token_ids, 12))
+
+
+def test_fast_path_refuses_a_right_padded_mask_and_warns_without_one(fast):
+    token_ids = torch.tensor([[5, 9, 14], [8, 1, 2]])
+    with pytest.raises(ValueError, match="on the left"):
+        fast.generate(token_ids, 3, attention_mask=torch.tensor(
+            [[1, 1, 1], [1, 1, 0]]))
+    with pytest.warns(UserWarning, match="right-padding"):
+        fast.generate(token_ids, 3, eos_token_id=2)
+
+
 def test_a_failing_compiler_falls_back_with_one_message(tiny_model,
                                                         capsys):
     fast = FastGenerator(tiny_model, max_seq_len=24, compile=False)
 
-    def broken(token, pos):
+    def broken(token, pos, is_token):
         raise RuntimeError("InvalidCxxCompiler: no working C++ compiler")
 
     fast._decode, fast.compiled = broken, True
@@ -111,7 +147,7 @@ def test_a_failing_cpp_wrapper_compiles_without_it(tiny_model, capsys,
                                                    monkeypatch):
     fast = FastGenerator(tiny_model, max_seq_len=24, compile=False)
 
-    def broken(token, pos):
+    def broken(token, pos, is_token):
         raise RuntimeError("cpp_wrapper: cannot build the C++ wrapper")
 
     fast._decode, fast.compiled, fast._cpp_wrapper = broken, True, True
@@ -131,10 +167,10 @@ def test_cpu_compile_options_are_set_while_compiling(tiny_model):
     fast = FastGenerator(tiny_model, max_seq_len=8, compile=False)
     seen = []
 
-    def step(token, pos):  # records what a compile would see
+    def step(token, pos, is_token):  # records what a compile would see
         config = torch._inductor.config
         seen.append((config.freezing, config.cpp_wrapper))
-        return fast.decoder(token, pos)
+        return fast.decoder(token, pos, is_token)
 
     fast._decode, fast.compiled, fast._cpp_wrapper = step, True, True
     fast.warm_up_seconds = 0.0
