@@ -222,6 +222,17 @@ def pick_device(parser, name):
 
 
 def main(argv=None):
+    """Run the command; return its exit status (130 after Ctrl+C, whenever
+    it comes: loading, between loading and the answer, or while
+    answering)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def _main(argv):
     make_utf8(sys.stdout)
     make_utf8(sys.stderr)
     parser = build_parser()
@@ -247,9 +258,6 @@ def main(argv=None):
     try:
         with contextlib.redirect_stdout(sys.stderr):
             model, tokenizer = load(args, device, dtype)
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
     except WeightsNotAvailableError as exc:
         print(f"ch02-generate: the model is not available.\n{exc}",
               file=sys.stderr)

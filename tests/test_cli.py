@@ -482,6 +482,19 @@ def test_ctrl_c_stops_the_answer_not_the_program(monkeypatch, capsys):
     assert "[2 tokens," in captured.err and "(stopped)" in captured.err
 
 
+@pytest.mark.parametrize("where", ["load", "Session"])
+def test_ctrl_c_before_the_answer_exits_quietly_with_130(cli_run,
+                                                         monkeypatch, where):
+    # While loading, and in the moment between loading and answering
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, where, interrupted)
+    code, out, err = cli_run(["--prompt", "Hi", "--device", "cpu"])
+    assert code == 130
+    assert "Traceback" not in err and out == ""
+
+
 def test_chat_stops_at_im_end_and_at_the_tokenizers_eos(tokenizer_path):
     tokenizer = Qwen3Tokenizer(tokenizer_file_path=tokenizer_path)
 
