@@ -15,11 +15,7 @@ import math
 import torch
 from reasoning_from_scratch.qwen3 import KVCache
 
-from .padding import (
-    check_attention_mask,
-    forward_with_mask,
-    warn_if_right_padded,
-)
+from .padding import check_attention_mask, forward_with_mask
 from .sampling import (
     _repetition_penalty,
     check_generator,
@@ -124,7 +120,6 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
                                 eos_token_id)
     check_sampling_args(temperature, top_k, top_p, min_p, repetition_penalty)
     check_generator(generator, token_ids.device)
-    mask = check_attention_mask(attention_mask, token_ids)
     sequences = _check_stop_sequences(stop_sequences)
     strings = StopStrings(stop_strings, tokenizer) if stop_strings else None
     if stop_strings is not None and not stop_strings:
@@ -137,8 +132,7 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
             "a batch with stop strings or stop sequences needs a token id "
             "to pad finished rows: pass eos_token_id or pad_token_id."
         )
-    if attention_mask is None:
-        warn_if_right_padded(token_ids, pad)
+    mask = check_attention_mask(attention_mask, token_ids, pad)
     sampling = (temperature, top_k, top_p, min_p, repetition_penalty)
     return _stream(model, token_ids, max_new_tokens, sampling, eos, strings,
                    sequences, generator, use_cache, pad, mask)

@@ -45,7 +45,7 @@ from reasoning_from_scratch.qwen3 import Qwen3Model
 
 from .compile_support import torch_compile_works
 from .decoding import collect_stream
-from .padding import check_attention_mask, warn_if_right_padded
+from .padding import attention_allowed, check_attention_mask
 from .sampling import check_generator, check_sampling_args, sample_next_token
 from .timing import synchronize
 from .validation import check_generation_args, check_non_negative_int
@@ -171,17 +171,9 @@ class _Decoder(nn.Module):
         """Run the prompt (batch, n) from position 0 and fill the cache;
         return the logits of the last position (batch, vocab_size) and
         its greedy choice (batch, 1). ``mask`` (bool, batch x n), if
-        given, is False for left padding: no token attends to it, and a
-        padding position attends only to itself (with nothing at all,
-        softmax gives NaN, which would spread through the cache)."""
+        given, is False for left padding, which no token attends to."""
         n = token_ids.shape[1]
-        attn_mask = None
-        if mask is not None:  # True where attention is allowed
-            position = self.positions[:n]
-            causal = position[None, :] <= position[:, None]  # (n, n)
-            attn_mask = ((causal & mask[:, None, None, :])
-                         | torch.eye(n, dtype=torch.bool,
-                                     device=mask.device))  # (b, 1, n, n)
+        attn_mask = None if mask is None else attention_allowed(mask, 0, n)
 
         def attend(q, k, v, k_cache, v_cache):
             k_cache[:, :, :n] = k
@@ -204,8 +196,8 @@ class _Decoder(nn.Module):
         has padding."""
         cos = self.cos.index_select(0, pos)  # (1, head_dim)
         sin = self.sin.index_select(0, pos)
-        b = token.shape[0]
-        mask = ((self.positions <= pos) & is_token).view(b, 1, 1, -1)
+        # (batch, 1, 1, max_seq_len)
+        mask = (self.positions <= pos) & is_token[:, None, None, :]
 
         def attend(q, k, v, k_cache, v_cache):
             k_cache.index_copy_(2, pos, k)
@@ -357,9 +349,8 @@ class FastGenerator:
                                     eos_token_id)
         check_sampling_args(temperature, top_k, top_p)
         check_generator(generator, token_ids.device)
-        mask = check_attention_mask(attention_mask, token_ids)
-        if attention_mask is None:
-            warn_if_right_padded(token_ids, eos[0] if eos else None)
+        mask = check_attention_mask(attention_mask, token_ids,
+                                    eos[0] if eos else None)
         batch, n = token_ids.shape
         if batch > self.max_batch_size:
             raise ValueError(

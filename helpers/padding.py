@@ -52,10 +52,15 @@ def left_pad(prompts, pad_token_id, device=None):
     return token_ids.to(device), attention_mask.to(device)
 
 
-def check_attention_mask(attention_mask, token_ids):
+def check_attention_mask(attention_mask, token_ids, pad_token_id=None):
     """Check ``attention_mask`` against ``token_ids``; return it as a bool
-    tensor, or None when there is no padding (no mask, or all ones)."""
+    tensor, or None when there is no padding (no mask, or all ones).
+    Without a mask, a batch whose last column holds ``pad_token_id`` gets
+    transformers' warning: it was probably padded on the right."""
     if attention_mask is None:
+        if (pad_token_id is not None and token_ids.shape[0] > 1
+                and torch.any(token_ids[:, -1] == pad_token_id)):
+            warnings.warn(RIGHT_PADDING_WARNING, stacklevel=3)
         return None
     if not isinstance(attention_mask, torch.Tensor):
         raise TypeError(
@@ -90,21 +95,26 @@ def check_attention_mask(attention_mask, token_ids):
     return None if torch.all(mask) else mask
 
 
-def warn_if_right_padded(token_ids, pad_token_id):
-    """transformers' warning for a batch without a mask whose last column
-    holds the pad id: it was probably padded on the right."""
-    if (pad_token_id is not None and token_ids.shape[0] > 1
-            and torch.any(token_ids[:, -1] == pad_token_id)):
-        warnings.warn(RIGHT_PADDING_WARNING, stacklevel=3)
+def attention_allowed(is_token, pos_start, pos_end):
+    """Which positions the queries at ``pos_start:pos_end`` may attend to,
+    as a bool (batch, 1, n_queries, pos_end) tensor, given ``is_token``
+    (bool, batch x pos_end; False for left padding): the past and
+    themselves, never padding. A padding position attends only to
+    itself: its output is never used, but with nothing to attend to it
+    would be NaN, and NaN in the cache spreads to every row's later
+    tokens (0 * NaN is NaN)."""
+    device = is_token.device
+    queries = torch.arange(pos_start, pos_end, device=device)[:, None]
+    keys = torch.arange(pos_end, device=device)[None, :]
+    return (((keys <= queries) & is_token[:, None, None, :pos_end])
+            | (keys == queries))
 
 
 def forward_with_mask(model, token_ids, attention_mask, cache=None):
     """The book's ``Qwen3Model.forward``, step for step, for a left-padded
-    batch. ``attention_mask`` (batch, n_keys) covers every position so
-    far, the cache's and the new tokens'. Tokens never attend to padding;
-    a padding position attends only to itself: its output is never used,
-    but with nothing to attend to it would be NaN, and NaN in the cache
-    spreads to every row's later tokens (0 * NaN is NaN)."""
+    batch. ``attention_mask`` (bool, batch x n_keys) covers every
+    position so far, the cache's and the new tokens'; see
+    ``attention_allowed``."""
     model = getattr(model, "_orig_mod", model)  # torch.compile(model) too
     x = model.tok_emb(token_ids)  # (batch, n_tokens, emb_dim)
     num_tokens = x.shape[1]
@@ -112,12 +122,8 @@ def forward_with_mask(model, token_ids, attention_mask, cache=None):
     pos_end = pos_start + num_tokens
     if cache is not None:
         model.current_pos = pos_end
-    queries = torch.arange(pos_start, pos_end, device=x.device)[:, None]
-    keys = torch.arange(pos_end, device=x.device)[None, :]
-    # True where attention is blocked, as in the book: the future, and
-    # padding, but never a position itself
-    is_pad = ~attention_mask[:, None, None, :pos_end]  # (batch, 1, 1, keys)
-    mask = ((keys > queries) | is_pad) & (keys != queries)
+    # True where attention is blocked, as in the book's mask
+    mask = ~attention_allowed(attention_mask, pos_start, pos_end)
     for i, block in enumerate(model.trf_blocks):  # mask: (batch, 1, n, keys)
         blk_cache = cache.get(i) if cache else None
         x, new_blk_cache = block(x, mask, model.cos, model.sin,
