@@ -1,92 +1,157 @@
-"""Generation with sampling, stop strings and beam search (bonus notebook
-``ch02/02_decoding-strategies`` and the ``ch02-generate`` command).
+"""The one decoding loop: sampling, stop strings, scores, batches and
+beam search (bonus notebook ``ch02/02_decoding-strategies``, the
+``ch02-generate`` command and ``FastGenerator``).
 
 ``generate_stream`` extends the book's loop (Listing 2.4) with the options
 Hugging Face transformers users know: ``temperature``, ``top_k``,
 ``top_p``, ``min_p``, ``repetition_penalty``, ``eos_token_id`` (one id or
-several), ``stop_strings`` with a ``tokenizer``, and a seeded
-``generator``; batches of prompts work too.
-With the defaults it is the book's greedy loop. ``beam_search`` follows
+several), ``stop_strings`` with a ``tokenizer``, a seeded ``generator``,
+left-padded batches with an ``attention_mask``, and the log-probability
+of each chosen token (``generate(..., output_scores=True)``). With the
+defaults it is the book's greedy loop. ``beam_search`` follows
 transformers' ``generate(num_beams=...)``: the same tokens and scores.
+
+Every call builds a ``GenerationConfig`` (which checks the options), a
+list of logits processors and a list of stopping criteria, then runs
+``_decode`` on a backend: the book's model (``BookBackend``) or a
+``FastGenerator``, passed in place of the model.
 """
 
-import math
+from collections import namedtuple
 
 import torch
-from reasoning_from_scratch.qwen3 import KVCache
 
-from .padding import check_attention_mask, forward_with_mask
-from .sampling import (
-    _repetition_penalty,
-    check_generator,
-    check_sampling_args,
-    sample_next_token,
-)
-from .stop_strings import StopStrings
+from .book_backend import BookBackend
+from .generation_config import GenerationConfig
+from .logits_process import logits_processors, next_token
+from .padding import check_attention_mask
+from .sampling import check_generator
+from .stopping_criteria import stopping_criteria
 from .validation import (
     check_generation_args,
-    check_non_negative_int,
     check_token_id,
     eval_mode,
-    is_int,
     model_vocab_size,
 )
 
+GenerateOutput = namedtuple("GenerateOutput", ["sequences", "scores"])
+GenerateOutput.__doc__ = (
+    "``generate(..., output_scores=True)``: the new tokens (batch, n_new) "
+    "and the log-probability of each (batch, n_new), under the "
+    "distribution it was chosen from, as transformers' "
+    "compute_transition_scores(..., normalize_logits=True) gives them.")
 
-def _check_stop_sequences(stop_sequences):
-    if stop_sequences is None:
-        return []
-    if isinstance(stop_sequences, (str, bytes)):
-        raise TypeError(
-            f"stop_sequences must be a list of lists of token ids, got "
-            f"{stop_sequences!r}; for text, use stop_strings=[...] and "
-            "tokenizer=tokenizer."
+
+def _backend(model, use_cache):
+    """The book's model runs on a ``BookBackend``; a ``FastGenerator`` is
+    a backend itself."""
+    if hasattr(model, "prefill") and hasattr(model, "step"):
+        if not use_cache:
+            raise ValueError(
+                "a FastGenerator always uses its KV cache: leave "
+                "use_cache=True, or pass the model itself."
+            )
+        return model
+    return BookBackend(model, use_cache)
+
+
+def _prepare(model, token_ids, config, *, tokenizer=None, generator=None,
+             use_cache=True, attention_mask=None):
+    """Check what depends on the model and the prompts; return the
+    backend, the padding mask (or None), the processors and the
+    criteria."""
+    backend = _backend(model, use_cache)
+    check_generation_args(backend.model, token_ids, config.max_new_tokens,
+                          config.eos_token_id)
+    check_generator(generator, token_ids.device)
+    pad = config.pad
+    if pad is not None:
+        check_token_id("pad_token_id", pad, model_vocab_size(backend.model))
+    batch, n_tokens = token_ids.shape
+    if (pad is None and (config.sequences or config.strings)
+            and batch > 1):
+        raise ValueError(
+            "a batch with stop strings or stop sequences needs a token id "
+            "to pad finished rows: pass eos_token_id or pad_token_id."
         )
-    sequences = list(stop_sequences)  # a generator is read once, here
-    if not all(isinstance(seq, (list, tuple)) and seq
-               and all(map(is_int, seq)) for seq in sequences):
-        raise TypeError(
-            "stop_sequences must be a list of non-empty lists of token "
-            f"ids, got {sequences!r}; for text, use stop_strings=[...] "
-            "and tokenizer=tokenizer."
-        )
-    return [list(seq) for seq in sequences]
+    mask = check_attention_mask(attention_mask, token_ids, pad)
+    backend.check(max(batch, config.num_beams), n_tokens,
+                  config.max_new_tokens)
+    processors = logits_processors(config)
+    criteria = stopping_criteria(config, tokenizer, token_ids)
+    return backend, mask, processors, criteria
 
 
-class _NextLogits:
-    """Logits of the next token, with or without the KV cache; with
-    ``mask`` (bool, batch x n_tokens), padding is hidden from attention."""
+def _decode(backend, token_ids, mask, config, processors, criteria,
+            generator, check_every=1):
+    with eval_mode(backend.model):  # the caller's mode is back at the end
+        yield from _decode_in_eval_mode(backend, token_ids, mask, config,
+                                        processors, criteria, generator,
+                                        check_every)
 
-    def __init__(self, model, token_ids, use_cache, mask=None):
-        self.model = model
-        self.use_cache = use_cache
-        self.token_ids = token_ids
-        self.mask = mask
-        self.cache = None
-        if use_cache:
-            self.cache = KVCache(n_layers=model.cfg["n_layers"])
-            model.reset_kv_cache()
 
-    def _forward(self, token_ids):
-        if self.mask is not None:
-            return forward_with_mask(self.model, token_ids, self.mask,
-                                     self.cache)
-        if self.use_cache:
-            return self.model(token_ids, cache=self.cache)
-        return self.model(token_ids)
+@torch.inference_mode()
+def _decode_in_eval_mode(backend, token_ids, mask, config, processors,
+                         criteria, generator, check_every):
+    """Yield, per step, the new tokens (batch, 1) and their
+    log-probabilities (batch, 1), or None without ``output_scores``.
 
-    def first(self):
-        # prefill: with the KV cache, the whole prompt fills the cache
-        return self._forward(self.token_ids)[:, -1]
+    A row that stops gets ``config.pad`` from then on. With
+    ``check_every=1`` the loop ends as soon as every row has stopped,
+    before a last EOS (the book's rule) or after a stop text; with more,
+    the host asks only every ``check_every`` steps (each question waits
+    for the device) and the caller cuts what came after the last EOS.
+    """
+    pad = config.pad
+    finished = torch.zeros(token_ids.shape[0], 1, dtype=torch.bool,
+                           device=token_ids.device)
+    seen = token_ids  # (batch, n_tokens): the text so far, for the penalty
+    if mask is not None:  # padding is not text: in its place, each row's
+        # last prompt token, which the penalty counts anyway
+        seen = torch.where(mask, token_ids, token_ids[:, -1:])
+    uses_seen = any(p.uses_seen for p in processors)
+    # The backend's own argmax serves when nothing changes the logits
+    plain_greedy = not processors and not config.do_sample
+    logits, greedy = backend.prefill(token_ids, mask)  # (batch, vocab)
+    for step in range(config.max_new_tokens):
+        if plain_greedy and greedy is not None and not config.output_scores:
+            token, processed = greedy, None  # (batch, 1)
+        else:
+            token, processed = next_token(logits, processors, seen,
+                                          generator, config.do_sample)
+        if criteria:  # without any, the host never waits for the device
+            if pad is not None:
+                token = token.masked_fill(finished, pad)
+            before = torch.zeros_like(finished)  # stops before its token
+            after = torch.zeros_like(finished)  # stops after it
+            for criterion in criteria:
+                hit = criterion(token) & ~finished
+                if criterion.keeps_token:
+                    after |= hit
+                else:
+                    before |= hit
+            after &= ~before
+            finished |= before | after
+            if (check_every == 1 or (step + 1) % check_every == 0) and bool(
+                finished.all()
+            ):
+                if check_every > 1 or bool(after.any()):
+                    yield token, _score(processed, logits, token, config)
+                return
+        yield token, _score(processed, logits, token, config)
+        if uses_seen:
+            seen = torch.cat([seen, token], dim=1)
+        if step + 1 < config.max_new_tokens:  # no step after the last
+            logits, greedy = backend.step(token)
 
-    def after(self, next_token):
-        if self.mask is not None:  # a new token is never padding
-            self.mask = torch.cat([self.mask, torch.ones_like(
-                next_token, dtype=torch.bool)], dim=1)
-        if self.use_cache:  # only the new token; the cache has the rest
-            return self._forward(next_token)[:, -1]
-        self.token_ids = torch.cat([self.token_ids, next_token], dim=1)
-        return self._forward(self.token_ids)[:, -1]
+
+def _score(processed, logits, token, config):
+    """log p(token) under the distribution it came from (batch, 1)."""
+    if not config.output_scores:
+        return None
+    if processed is None:
+        processed = logits
+    return torch.log_softmax(processed.float(), dim=-1).gather(-1, token)
 
 
 def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
@@ -97,6 +162,8 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
                     attention_mask=None):
     """Yield one (batch, 1) tensor of token ids per generation step.
 
+    - ``model`` is the book's ``Qwen3Model`` (with its ``KVCache``, or
+      without a cache: ``use_cache=False``) or a ``FastGenerator``.
     - Each step applies ``repetition_penalty`` to the tokens of the prompt
       (not its padding) and the output so far (greedy decoding included),
       then samples with ``temperature``, ``top_k``, ``top_p`` and
@@ -116,110 +183,72 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
 
     Arguments are checked when it is called, before the first token.
     """
-    eos = check_generation_args(model, token_ids, max_new_tokens,
-                                eos_token_id)
-    check_sampling_args(temperature, top_k, top_p, min_p, repetition_penalty)
-    check_generator(generator, token_ids.device)
-    sequences = _check_stop_sequences(stop_sequences)
-    strings = StopStrings(stop_strings, tokenizer) if stop_strings else None
-    if stop_strings is not None and not stop_strings:
-        strings = None
-    pad = eos[0] if pad_token_id is None and eos else pad_token_id
-    if pad is not None:
-        check_token_id("pad_token_id", pad, model_vocab_size(model))
-    if pad is None and (sequences or strings) and token_ids.shape[0] > 1:
-        raise ValueError(
-            "a batch with stop strings or stop sequences needs a token id "
-            "to pad finished rows: pass eos_token_id or pad_token_id."
-        )
-    mask = check_attention_mask(attention_mask, token_ids, pad)
-    sampling = (temperature, top_k, top_p, min_p, repetition_penalty)
-    return _stream(model, token_ids, max_new_tokens, sampling, eos, strings,
-                   sequences, generator, use_cache, pad, mask)
-
-
-def _stream(model, *args):
-    with eval_mode(model):  # the caller's mode is back when the stream ends
-        yield from _stream_in_eval_mode(model, *args)
-
-
-@torch.inference_mode()
-def _stream_in_eval_mode(model, token_ids, max_new_tokens, sampling, eos,
-                         strings, sequences, generator, use_cache, pad,
-                         mask):
-    temperature, top_k, top_p, min_p, penalty = sampling
-    device = token_ids.device
-    eos_ids = torch.tensor(eos, device=device) if eos else None
-    rows = token_ids.tolist() if strings else None  # text of each row
-    finished = torch.zeros(token_ids.shape[0], 1, dtype=torch.bool,
-                           device=device)
-    generated = token_ids[:, :0]  # (batch, n_generated), for stop_sequences
-    seen = token_ids  # (batch, n_tokens): the text so far, for the penalty
-    if mask is not None:  # padding is not text: in its place, each row's
-        # last prompt token, which the penalty counts anyway
-        seen = torch.where(mask, token_ids, token_ids[:, -1:])
-    # Without a stopping rule the host never waits for the device
-    can_stop = bool(eos or strings or sequences)
-    next_logits = _NextLogits(model, token_ids, use_cache, mask)
-    logits = next_logits.first()  # (batch, vocab_size)
-    for step in range(max_new_tokens):
-        if penalty != 1.0:  # in float32, as transformers
-            logits = _repetition_penalty(logits.float(), seen, penalty)
-        next_token = sample_next_token(logits, temperature, top_k, top_p,
-                                       generator, min_p=min_p)  # (batch, 1)
-        if can_stop:
-            if pad is not None:
-                next_token = next_token.masked_fill(finished, pad)
-            hit_eos = torch.zeros_like(finished)
-            if eos_ids is not None:
-                hit_eos = ~finished & torch.isin(next_token, eos_ids)
-            hit_stop = torch.zeros_like(finished)
-            if sequences:
-                generated = torch.cat([generated, next_token], dim=1)
-                hit_stop |= _ends_with_any(generated, sequences)
-            if strings:
-                hit_stop |= strings.hits(rows, next_token)
-            hit_stop &= ~finished & ~hit_eos
-            if torch.all(finished | hit_eos | hit_stop):
-                if torch.any(hit_stop):  # the stop text is in the output
-                    yield next_token
-                return
-            finished |= hit_eos | hit_stop
-        yield next_token
-        if penalty != 1.0:
-            seen = torch.cat([seen, next_token], dim=1)
-        if step + 1 < max_new_tokens:  # no forward pass after the last
-            logits = next_logits.after(next_token)
-
-
-def _ends_with_any(generated, stop_sequences):
-    """(batch, 1) bool: does each row end with one of the sequences?"""
-    result = torch.zeros(generated.shape[0], 1, dtype=torch.bool,
-                         device=generated.device)
-    for seq in stop_sequences:
-        if len(seq) <= generated.shape[1]:
-            tail = generated[:, -len(seq):]
-            target = torch.tensor(seq, device=generated.device)
-            result |= torch.all(tail == target, dim=1, keepdim=True)
-    return result
+    config = GenerationConfig(
+        max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        min_p=min_p, repetition_penalty=repetition_penalty,
+        eos_token_id=eos_token_id, pad_token_id=pad_token_id,
+        stop_strings=stop_strings, stop_sequences=stop_sequences,
+    )
+    backend, mask, processors, criteria = _prepare(
+        model, token_ids, config, tokenizer=tokenizer, generator=generator,
+        use_cache=use_cache, attention_mask=attention_mask,
+    )
+    return (token for token, _ in _decode(
+        backend, token_ids, mask, config, processors, criteria, generator))
 
 
 def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
              top_k=None, top_p=None, eos_token_id=None, stop_strings=None,
              tokenizer=None, stop_sequences=None, generator=None,
              use_cache=True, pad_token_id=None, min_p=None,
-             repetition_penalty=1.0, attention_mask=None):
+             repetition_penalty=1.0, attention_mask=None,
+             output_scores=False):
     """Like ``generate_stream``, but return all new tokens at once as a
-    (batch, n_new) tensor."""
-    stream = generate_stream(
-        model, token_ids, max_new_tokens, temperature=temperature,
-        top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
-        stop_strings=stop_strings, tokenizer=tokenizer,
-        stop_sequences=stop_sequences, generator=generator,
-        use_cache=use_cache, pad_token_id=pad_token_id, min_p=min_p,
-        repetition_penalty=repetition_penalty, attention_mask=attention_mask,
+    (batch, n_new) tensor; with ``output_scores=True``, a
+    ``GenerateOutput(sequences, scores)``, where ``scores`` (batch,
+    n_new) holds each token's log-probability under the distribution it
+    was chosen from (after the penalty and the sampling filters)."""
+    config = GenerationConfig(
+        max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        min_p=min_p, repetition_penalty=repetition_penalty,
+        eos_token_id=eos_token_id, pad_token_id=pad_token_id,
+        stop_strings=stop_strings, stop_sequences=stop_sequences,
+        output_scores=output_scores,
     )
-    return collect_stream(stream, token_ids)
+    backend, mask, processors, criteria = _prepare(
+        model, token_ids, config, tokenizer=tokenizer, generator=generator,
+        use_cache=use_cache, attention_mask=attention_mask,
+    )
+    # Asking the device less often is safe when only EOS ends a row: what
+    # comes after the last EOS is cut below
+    only_eos = not (config.sequences or config.strings)
+    check_every = backend.check_every if only_eos else 1
+    steps = list(_decode(backend, token_ids, mask, config, processors,
+                         criteria, generator, check_every))
+    sequences = collect_stream((t for t, _ in steps), token_ids)
+    scores = None
+    if output_scores:
+        scores = collect_stream((s for _, s in steps),
+                                token_ids.new_empty(
+                                    token_ids.shape, dtype=torch.float))
+    if check_every > 1:
+        end = _end_of_last_eos(sequences, config.eos)
+        sequences = sequences[:, :end]
+        scores = None if scores is None else scores[:, :end]
+    if output_scores:
+        return GenerateOutput(sequences, scores)
+    return sequences
+
+
+def _end_of_last_eos(out, eos):
+    """The step at which the last row produced its first EOS: the loop
+    with ``check_every=1`` stops before it, and so the output ends."""
+    if not eos:
+        return out.shape[1]
+    is_eos = torch.isin(out, torch.tensor(eos, device=out.device))
+    if not bool(is_eos.any(dim=1).all()):
+        return out.shape[1]
+    return int(is_eos.float().argmax(dim=1).max())
 
 
 def collect_stream(stream, token_ids):
@@ -237,7 +266,6 @@ def collect_stream(stream, token_ids):
 _NEVER = -1.0e9
 
 
-@torch.inference_mode()
 def beam_search(model, token_ids, max_new_tokens, beam_width=4,
                 length_penalty=1.0, eos_token_id=None, early_stopping=False,
                 attention_mask=None):
@@ -259,63 +287,43 @@ def beam_search(model, token_ids, max_new_tokens, beam_width=4,
 
     All beams advance in one batched forward pass with a constant shape,
     (beam_width, 1), and the KV cache is reordered to follow them.
-    ``best_token_ids`` has shape (1, n_new), without the final EOS, as the
-    book's loops return it; ``score`` is transformers'
-    ``sequences_scores``. A prompt padded on the left (``attention_mask``
-    0 there) is searched without its padding.
+    ``model`` is the book's model or a ``FastGenerator`` (with
+    ``max_batch_size >= beam_width``). ``best_token_ids`` has shape
+    (1, n_new), without the final EOS, as the book's loops return it;
+    ``score`` is transformers' ``sequences_scores``. A prompt padded on
+    the left (``attention_mask`` 0 there) is searched without its padding.
     """
-    eos = check_generation_args(model, token_ids, max_new_tokens,
-                                eos_token_id)
-    check_non_negative_int("beam_width", beam_width)
-    if beam_width < 1:
-        raise ValueError(
-            f"beam_width must be >= 1, got {beam_width}; 1 is greedy "
-            "decoding, 4 is a common choice."
-        )
+    config = GenerationConfig(
+        max_new_tokens, num_beams=beam_width, length_penalty=length_penalty,
+        eos_token_id=eos_token_id, early_stopping=early_stopping,
+    )
+    backend, mask, _, _ = _prepare(model, token_ids, config,
+                                   attention_mask=attention_mask)
     if token_ids.shape[0] != 1:
         raise ValueError(
             "beam_search takes one prompt, shape (1, n_tokens), got batch "
             f"size {token_ids.shape[0]}; call it once per prompt."
         )
-    mask = check_attention_mask(attention_mask, token_ids)
     if mask is not None:  # one row: its tokens alone are the same search
         token_ids = token_ids[:, mask[0]]
-    if not isinstance(length_penalty, (int, float)) or isinstance(
-        length_penalty, bool
-    ):
-        raise TypeError(
-            f"length_penalty must be a number, got {length_penalty!r}."
-        )
-    if not math.isfinite(length_penalty):
-        raise ValueError(
-            f"length_penalty must be a finite number, got "
-            f"{length_penalty!r}; 1.0 (the default) divides a beam's score "
-            "by its length, 0 compares raw sums."
-        )
-    if early_stopping not in (True, False, "never"):
-        raise ValueError(
-            f"early_stopping must be True, False or 'never', got "
-            f"{early_stopping!r}."
-        )
     if max_new_tokens == 0:
         return token_ids[:, :0], 0.0
-    with eval_mode(model):
-        return _BeamSearch(model, token_ids, max_new_tokens, beam_width,
-                           length_penalty, eos, early_stopping).run()
+    with eval_mode(backend.model), torch.inference_mode():
+        return _BeamSearch(backend, token_ids, config).run()
 
 
 class _BeamSearch:
     """The state of one beam search; ``run`` follows transformers'
     ``GenerationMixin._beam_search`` step by step."""
 
-    def __init__(self, model, token_ids, max_new_tokens, width,
-                 length_penalty, eos, early_stopping):
-        self.model = model
+    def __init__(self, backend, token_ids, config):
+        self.backend = backend
         self.prompt = token_ids
-        self.max_new = max_new_tokens
-        self.width = width
-        self.length_penalty = length_penalty
-        self.early_stopping = early_stopping
+        self.max_new = config.max_new_tokens
+        self.width = width = config.num_beams
+        self.length_penalty = config.length_penalty
+        self.early_stopping = config.early_stopping
+        eos = config.eos
         device = token_ids.device
         self.eos = torch.tensor(eos, device=device) if eos else None
         # Candidates ranked per step: enough that `width` of them go on
@@ -334,19 +342,17 @@ class _BeamSearch:
         self.can_improve = True
 
     def run(self):
-        cache = KVCache(n_layers=self.model.cfg["n_layers"])
-        self.model.reset_kv_cache()
         # One prefill for the prompt, copied to every beam's cache
-        logits = self.model(self.prompt, cache=cache)[:, -1]  # (1, vocab)
-        _reorder_cache(cache, torch.zeros(self.width, dtype=torch.long,
-                                          device=self.prompt.device))
+        logits, _ = self.backend.prefill(self.prompt)  # (1, vocab)
+        self.backend.reorder(torch.zeros(self.width, dtype=torch.long,
+                                         device=self.prompt.device))
         logits = logits.expand(self.width, -1)
         for step in range(self.max_new):
             parents = self._step(logits, step)
             if not self._going_on(step):
                 break
-            _reorder_cache(cache, parents)
-            logits = self.model(self.tokens[:, -1:], cache=cache)[:, -1]
+            self.backend.reorder(parents)
+            logits, _ = self.backend.step(self.tokens[:, -1:])
         best = self.done_tokens[0]
         if self.eos is not None and len(best) and torch.isin(best[-1],
                                                              self.eos):
@@ -409,12 +415,3 @@ class _BeamSearch:
         if bool(self.done.all()) and self.early_stopping is True:
             return False
         return self.can_improve
-
-
-def _reorder_cache(cache, beam_idx):
-    """Give each beam the keys and values of the beam it continues."""
-    for layer, entry in enumerate(cache.get_all()):
-        if entry is not None:
-            keys, values = entry
-            cache.update(layer, (keys.index_select(0, beam_idx),
-                                 values.index_select(0, beam_idx)))

@@ -44,11 +44,10 @@ import torch.nn.functional as F
 from reasoning_from_scratch.qwen3 import Qwen3Model
 
 from .compile_support import torch_compile_works
-from .decoding import collect_stream
-from .padding import attention_allowed, check_attention_mask
-from .sampling import check_generator, check_sampling_args, sample_next_token
+from .decoding import beam_search, generate, generate_stream
+from .padding import attention_allowed
 from .timing import synchronize
-from .validation import check_generation_args, check_non_negative_int
+from .validation import check_non_negative_int
 
 # How often (in steps) `generate` asks the device whether every row has
 # produced EOS; each check waits for the device
@@ -341,110 +340,70 @@ class FastGenerator:
         self.pos += 1
         return logits, greedy
 
-    # Generating ------------------------------------------------------------
+    # The backend of helpers.decoding's loop ---------------------------------
 
-    def _check(self, token_ids, max_new_tokens, eos_token_id, temperature,
-               top_k, top_p, generator, attention_mask):
-        eos = check_generation_args(self.model, token_ids, max_new_tokens,
-                                    eos_token_id)
-        check_sampling_args(temperature, top_k, top_p)
-        check_generator(generator, token_ids.device)
-        mask = check_attention_mask(attention_mask, token_ids,
-                                    eos[0] if eos else None)
-        batch, n = token_ids.shape
-        if batch > self.max_batch_size:
+    # Asking the device whether every row has finished makes the host wait
+    # for it: `generate` asks every few steps (the stream every step)
+    check_every = EOS_CHECK_EVERY
+
+    def check(self, batch_size, n_tokens, max_new_tokens):
+        """Rows and length must fit the preallocated cache."""
+        if batch_size > self.max_batch_size:
             raise ValueError(
-                f"the batch has {batch} prompts, but max_batch_size is "
+                f"the batch has {batch_size} rows (prompts, or beams in "
+                f"beam search), but max_batch_size is "
                 f"{self.max_batch_size}: create the FastGenerator with "
-                f"max_batch_size={batch} or more."
+                f"max_batch_size={batch_size} or more."
             )
-        if n + max_new_tokens > self.max_seq_len:
+        if n_tokens + max_new_tokens > self.max_seq_len:
             raise ValueError(
-                f"the prompt has {n} tokens and max_new_tokens is "
-                f"{max_new_tokens}, {n + max_new_tokens} in all, but "
-                f"max_seq_len is {self.max_seq_len}: create the "
-                f"FastGenerator with max_seq_len={n + max_new_tokens} or "
-                "more, or generate fewer tokens."
+                f"the prompt has {n_tokens} tokens and max_new_tokens is "
+                f"{max_new_tokens}, {n_tokens + max_new_tokens} in all, "
+                f"but max_seq_len is {self.max_seq_len}: create the "
+                f"FastGenerator with max_seq_len="
+                f"{n_tokens + max_new_tokens} or more, or generate fewer "
+                "tokens."
             )
-        return eos, mask
 
-    def stream(self, token_ids, max_new_tokens, *, eos_token_id=None,
-               temperature=0.0, top_k=None, top_p=None, generator=None,
-               attention_mask=None):
-        """Yield one (batch, 1) tensor of token ids per step, as
-        ``helpers.generate_stream`` does: stop before EOS (an int or a
-        list of ints); rows that finished get the first EOS id; prompts
-        padded on the left need their ``attention_mask``."""
-        eos, mask = self._check(token_ids, max_new_tokens, eos_token_id,
-                                temperature, top_k, top_p, generator,
-                                attention_mask)
-        return self._stream(token_ids, max_new_tokens, eos, temperature,
-                            top_k, top_p, generator, mask, check_every=1)
-
-    def generate(self, token_ids, max_new_tokens, *, eos_token_id=None,
-                 temperature=0.0, top_k=None, top_p=None, generator=None,
-                 attention_mask=None):
-        """Return the new tokens as a (batch, n_new) tensor, the same as
-        ``helpers.generate`` with the same arguments."""
-        eos, mask = self._check(token_ids, max_new_tokens, eos_token_id,
-                                temperature, top_k, top_p, generator,
-                                attention_mask)
-        out = collect_stream(  # (batch, steps), maybe past EOS
-            self._stream(token_ids, max_new_tokens, eos, temperature, top_k,
-                         top_p, generator, mask,
-                         check_every=EOS_CHECK_EVERY),
-            token_ids,
-        )
-        return _trim_after_eos(out, eos)
-
-    @torch.inference_mode()
-    def _stream(self, token_ids, max_new_tokens, eos, temperature, top_k,
-                top_p, generator, mask, check_every):
+    def prefill(self, token_ids, mask=None):
+        """Read the prompts (batch, n_tokens) into the cache (``mask``:
+        bool, False for left padding); return the last position's logits
+        (batch, vocab_size) and greedy choice (batch, 1)."""
         if self.compiled and self.warm_up_seconds is None:
             self.warm_up(token_ids.shape[0])
-        if max_new_tokens == 0:
-            return
-        eos_ids = torch.tensor(eos, device=self.device) if eos else None
-        finished = torch.zeros(token_ids.shape[0], 1, dtype=torch.bool,
-                               device=self.device)
-        logits, greedy = self.decoder.prefill(token_ids, mask)
         batch, n = token_ids.shape
+        logits, greedy = self.decoder.prefill(token_ids, mask)
         self.is_token[:batch].fill_(True)
         if mask is not None:
             self.is_token[:batch, :n] = mask
         self.pos.fill_(n)
-        for step in range(max_new_tokens):
-            if temperature == 0:
-                token = greedy  # (batch, 1), chosen on the device
-            else:
-                token = sample_next_token(logits, temperature, top_k, top_p,
-                                          generator)  # no sync either
-            if eos_ids is not None:
-                token = token.masked_fill(finished, eos[0])
-                finished |= torch.isin(token, eos_ids)
-                if (step + 1) % check_every == 0 and bool(finished.all()):
-                    if check_every == 1:
-                        return  # stop before the last EOS, as the book
-                    yield token
-                    return
-            yield token
-            if step + 1 < max_new_tokens:
-                logits, greedy = self._step(token)
+        return logits, greedy
 
+    def step(self, token):
+        """One new token per row (batch, 1): its logits and greedy choice."""
+        return self._step(token)
 
-def _trim_after_eos(out, eos):
-    """Cut what was generated after every row finished, as
-    ``helpers.generate`` returns it: a single row stops before its EOS;
-    rows that finished earlier are padded with the first EOS id."""
-    if not eos:
-        return out
-    is_eos = torch.isin(out, torch.tensor(eos, device=out.device))
-    steps = out.shape[1]
-    # The step at which each row produced its first EOS (or never)
-    first = torch.where(is_eos.any(dim=1), is_eos.float().argmax(dim=1),
-                        torch.full_like(is_eos[:, 0], steps,
-                                        dtype=torch.long))
-    end = int(first.max())  # every row has finished before this step
-    out = out[:, :end]
-    late = torch.arange(end, device=out.device)[None, :] >= first[:, None]
-    return out.masked_fill(late, eos[0])
+    def reorder(self, rows):
+        """Row i continues row ``rows[i]`` (for beam search; ``rows`` may
+        be longer than the batch so far, up to ``max_batch_size``)."""
+        n = len(rows)
+        for layer in self.decoder.layers:
+            layer.k_cache[:n] = layer.k_cache.index_select(0, rows)
+            layer.v_cache[:n] = layer.v_cache.index_select(0, rows)
+        self.is_token[:n] = self.is_token.index_select(0, rows)
+
+    # Generating ------------------------------------------------------------
+
+    def stream(self, token_ids, max_new_tokens, **options):
+        """``helpers.generate_stream`` on this backend: the same options,
+        the same tokens."""
+        return generate_stream(self, token_ids, max_new_tokens, **options)
+
+    def generate(self, token_ids, max_new_tokens, **options):
+        """``helpers.generate`` on this backend: the same options, the
+        same tokens."""
+        return generate(self, token_ids, max_new_tokens, **options)
+
+    def beam_search(self, token_ids, max_new_tokens, **options):
+        """``helpers.beam_search`` on this backend."""
+        return beam_search(self, token_ids, max_new_tokens, **options)

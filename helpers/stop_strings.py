@@ -14,7 +14,7 @@ Hugging Face transformers; the printed text is cut right after the string.
 import torch
 
 
-def check_stop_strings(stop_strings, tokenizer):
+def check_stop_strings(stop_strings):
     """The stop strings as a tuple; a clear error for bad input."""
     if isinstance(stop_strings, str):
         stop_strings = [stop_strings]
@@ -37,11 +37,6 @@ def check_stop_strings(stop_strings, tokenizer):
                 "stop_strings holds an empty string, which would stop at "
                 "once; remove it."
             )
-    if strings and (tokenizer is None or not hasattr(tokenizer, "decode")):
-        raise TypeError(
-            "stop_strings are matched in the decoded text and need the "
-            "tokenizer: pass tokenizer=tokenizer."
-        )
     return strings
 
 
@@ -49,7 +44,12 @@ class StopStrings:
     """Checks, token by token, whether a sequence reached a stop string."""
 
     def __init__(self, stop_strings, tokenizer):
-        self.strings = check_stop_strings(stop_strings, tokenizer)
+        self.strings = check_stop_strings(stop_strings)
+        if self.strings and not hasattr(tokenizer, "decode"):
+            raise TypeError(
+                "stop_strings are matched in the decoded text and need the "
+                "tokenizer: pass tokenizer=tokenizer."
+            )
         self.tokenizer = tokenizer
         longest = max(map(len, self.strings), default=0)
         # A character is at most 4 bytes and a token at least 1 byte, so

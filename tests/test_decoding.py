@@ -469,8 +469,8 @@ def test_finished_beams_do_not_take_live_slots():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"beam_width": 0}, ValueError, "beam_width must be >= 1"),
-        ({"beam_width": 2.0}, TypeError, "beam_width must be an int"),
+        ({"beam_width": 0}, ValueError, "beam_width.? must be >= 1"),
+        ({"beam_width": 2.0}, TypeError, "beam_width.? must be an int"),
         ({"length_penalty": "long"}, TypeError, "length_penalty"),
         ({"length_penalty": float("nan")}, ValueError,
          "length_penalty must be a finite number"),

@@ -196,7 +196,8 @@ def test_full_size_short_run_equals_the_book_loop():
          "max_seq_len is 48: create the FastGenerator with "
          "max_seq_len=49"),
         (lambda m, f: f.generate(torch.ones(5, 2, dtype=torch.long), 3),
-         ValueError, "the batch has 5 prompts, but max_batch_size is 4"),
+         ValueError, r"the batch has 5 rows \(prompts, or beams in beam "
+         r"search\), but max_batch_size is 4"),
         (lambda m, f: FastGenerator(torch.compile(m), 8), TypeError,
          "the book's Qwen3Model"),
         (lambda m, f: FastGenerator(torch.nn.Linear(2, 2), 8), TypeError,

@@ -323,3 +323,88 @@ def test_stop_strings_on_random_cuts_equal_transformers(tokenizers):
 def test_reference_model_is_the_books_class():
     model, _ = reference_pair(0)
     assert isinstance(model, Qwen3Model)
+
+
+# Sampling with transformers' own draws: both sample with
+# torch.multinomial from the global generator, so the same seed gives the
+# same tokens when the processed distributions are equal
+
+SAMPLING = [
+    {"temperature": 0.8},
+    {"temperature": 1.0, "top_k": 8},
+    {"temperature": 0.9, "top_p": 0.8},
+    {"temperature": 1.3, "min_p": 0.1},
+    {"temperature": 0.7, "top_k": 20, "top_p": 0.9, "min_p": 0.05,
+     "repetition_penalty": 1.3},
+]
+
+
+def hf_sampling(options):
+    """transformers' options for ours: no top-k unless asked (its
+    default is 50)."""
+    return {"do_sample": True, "top_k": 0, **options}
+
+
+@pytest.mark.parametrize("options", SAMPLING,
+                         ids=lambda o: "+".join(sorted(o)))
+@pytest.mark.parametrize("seed", range(3))
+def test_sampling_equals_transformers_draw_for_draw(seed, options):
+    model, hf = reference_pair(seed)
+    prompts = [random_prompt(10 * seed + row, length)[0].tolist()
+               for row, length in enumerate([5, 2, 4])]
+    token_ids, attention_mask = left_pad(prompts, pad_token_id=1)
+    torch.manual_seed(seed)
+    ours = generate(model, token_ids, 20, attention_mask=attention_mask,
+                    output_scores=True, **options)
+    torch.manual_seed(seed)
+    theirs = hf.generate(token_ids, attention_mask=attention_mask,
+                         max_new_tokens=20, pad_token_id=1,
+                         output_scores=True, return_dict_in_generate=True,
+                         **hf_sampling(options))
+    assert torch.equal(ours.sequences,
+                       theirs.sequences[:, token_ids.shape[1]:])
+    expected = hf.compute_transition_scores(
+        theirs.sequences, theirs.scores, normalize_logits=True)
+    torch.testing.assert_close(ours.scores, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("penalty", [1.0, 1.3])
+def test_greedy_scores_equal_transformers(seed, penalty):
+    """Greedy scores are the log-softmax of the penalized logits, as
+    transformers' compute_transition_scores(normalize_logits=True)."""
+    model, hf = reference_pair(seed)
+    prompt = random_prompt(seed, length=6)
+    ours = generate(model, prompt, 20, repetition_penalty=penalty,
+                    output_scores=True)
+    theirs = hf.generate(prompt, attention_mask=torch.ones_like(prompt),
+                         max_new_tokens=20, do_sample=False,
+                         repetition_penalty=penalty, pad_token_id=0,
+                         output_scores=True, return_dict_in_generate=True)
+    expected = hf.compute_transition_scores(
+        theirs.sequences, theirs.scores, normalize_logits=True)
+    assert ours.sequences[0].tolist() == theirs.sequences[
+        0, prompt.shape[1]:].tolist()
+    torch.testing.assert_close(ours.scores, expected, atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_left_padded_beam_search_equals_transformers(seed):
+    model, hf = reference_pair(200 + seed)
+    token_ids, attention_mask = left_pad(
+        [random_prompt(200 + seed, 3)[0].tolist()], pad_token_id=1)
+    token_ids = torch.cat([torch.tensor([[1, 1, 1, 1]]), token_ids], 1)
+    attention_mask = torch.cat([torch.zeros(1, 4, dtype=torch.long),
+                                attention_mask], 1)
+    eos = likely_eos(model, token_ids[:, 4:])
+    ours, score = beam_search(model, token_ids, 10, beam_width=3,
+                              eos_token_id=eos,
+                              attention_mask=attention_mask)
+    theirs = hf.generate(token_ids, attention_mask=attention_mask,
+                         max_new_tokens=10, num_beams=3, do_sample=False,
+                         eos_token_id=eos, pad_token_id=1,
+                         output_scores=True, return_dict_in_generate=True)
+    expected = without_eos(theirs.sequences[0, token_ids.shape[1]:], eos)
+    assert ours[0].tolist() == expected
+    assert score == pytest.approx(theirs.sequences_scores[0].item(),
+                                  abs=1e-4)

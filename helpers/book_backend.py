@@ -1,0 +1,73 @@
+"""Beyond the book: the book's ``Qwen3Model`` as a backend of the one
+decoding loop (``decoding.py``).
+
+A backend does three things: read the prompt (``prefill``), take one
+step with one new token per row (``step``), and reorder its rows
+(``reorder``, for beam search). Both return the logits of the next
+token, (batch, vocab_size), and a greedy choice when they have one
+already (the fast backend computes it inside its compiled step; here it
+is None). This one is the teaching path: the book's forward pass, with
+the book's ``KVCache`` (which grows by ``torch.cat``) or, with
+``use_cache=False``, the whole text again every step as in Listing 2.2.
+``FastGenerator`` is the other backend.
+"""
+
+import torch
+from reasoning_from_scratch.qwen3 import KVCache
+
+from .padding import forward_with_mask
+
+
+class BookBackend:
+    # A step costs far more than asking whether every row has finished
+    check_every = 1
+
+    def __init__(self, model, use_cache=True):
+        self.model = model
+        self.use_cache = use_cache
+        self.cache = None
+        self.token_ids = None
+        self.mask = None
+
+    def check(self, batch_size, n_tokens, max_new_tokens):
+        """Nothing beyond the model's own limits (checked by the caller)."""
+
+    def prefill(self, token_ids, mask=None):
+        """Read the prompts (batch, n_tokens); ``mask`` (bool, same shape)
+        is False for left padding, or None."""
+        self.token_ids, self.mask = token_ids, mask
+        if self.use_cache:  # the whole prompt fills the cache
+            self.cache = KVCache(n_layers=self.model.cfg["n_layers"])
+            self.model.reset_kv_cache()
+        return self._forward(token_ids)[:, -1], None
+
+    def step(self, next_token):
+        """One new token per row (batch, 1)."""
+        if self.mask is not None:  # a new token is never padding
+            self.mask = torch.cat([self.mask, torch.ones_like(
+                next_token, dtype=torch.bool)], dim=1)
+        if self.use_cache:  # only the new token; the cache has the rest
+            return self._forward(next_token)[:, -1], None
+        self.token_ids = torch.cat([self.token_ids, next_token], dim=1)
+        return self._forward(self.token_ids)[:, -1], None
+
+    def reorder(self, rows):
+        """Row i continues row ``rows[i]`` (a tensor of row indices)."""
+        if self.mask is not None:
+            self.mask = self.mask.index_select(0, rows)
+        if not self.use_cache:
+            self.token_ids = self.token_ids.index_select(0, rows)
+            return
+        for layer, entry in enumerate(self.cache.get_all()):
+            if entry is not None:
+                keys, values = entry
+                self.cache.update(layer, (keys.index_select(0, rows),
+                                          values.index_select(0, rows)))
+
+    def _forward(self, token_ids):
+        if self.mask is not None:
+            return forward_with_mask(self.model, token_ids, self.mask,
+                                     self.cache)
+        if self.use_cache:
+            return self.model(token_ids, cache=self.cache)
+        return self.model(token_ids)
