@@ -8,8 +8,14 @@ Without ``--prompt`` it asks for prompts until ``/exit``, ``/quit`` or
 Ctrl+D; Ctrl+C stops the current answer, not the program. With ``--chat``
 the interactive mode is a conversation: every answer sees the turns
 before it, ``/reset`` starts over. Text is printed as it is generated, then
-the number of tokens, the seconds and the tokens/sec (on standard error, so
-standard output holds only the text).
+the number of tokens, the seconds, the tokens/sec and the engine (on
+standard error, so standard output holds only the text).
+
+Two engines answer, with every decoding option: ``fast`` (the default),
+``FastGenerator``'s static KV cache and compiled decoding step, and
+``book``, the book's model with its ``KVCache`` (and the only one without
+a cache, ``--no-cache``). Where ``torch.compile`` does not work, the book's
+loop answers, with one message.
 
 A mistake in the arguments ends with one line on standard error and exit
 status 2, before anything is loaded (text that is not UTF-8 on standard
@@ -99,10 +105,16 @@ def build_parser():
     parser.add_argument("--beam-width", type=_positive_int, default=1,
                         metavar="W", help="beam search with W beams "
                         "(default 1: no beam search)")
+    parser.add_argument("--engine", choices=["fast", "book"],
+                        help="fast: a static KV cache and a decoding step "
+                        "compiled once (the default where torch.compile "
+                        "works; the first answer waits for it); book: "
+                        "the book's model and KVCache loop")
     parser.add_argument("--no-cache", action="store_true",
-                        help="do not use the KV cache (slower)")
+                        help="do not use the KV cache (slower; the book "
+                        "engine)")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the model (slow first answer)")
+                        help="the same as --engine fast")
     parser.add_argument("--device", default="auto",
                         choices=["auto", "cpu", "cuda", "mps", "xpu"],
                         help="where to run (default: the fastest found)")
@@ -159,6 +171,14 @@ def check_combinations(parser, args):
     if args.beam_width > 1 and args.repetition_penalty != 1.0:
         parser.error("--repetition-penalty works with greedy decoding and "
                      "sampling, not with --beam-width")
+    if args.compile and args.engine == "book":
+        parser.error("--compile is the fast engine: leave out --compile "
+                     "or --engine book")
+    if args.no_cache and (args.engine == "fast" or args.compile):
+        parser.error("--no-cache runs the book's loop without its cache: "
+                     "use it with --engine book, not the fast engine")
+    if args.engine is None:  # the book's loop is the one without a cache
+        args.engine = "book" if args.no_cache else "fast"
     if args.beam_width > 1 and args.no_cache:
         parser.error("--beam-width needs the KV cache: leave out "
                      "--no-cache")
@@ -282,7 +302,6 @@ def load(args, device, dtype):
     """Download (if needed) and load the tokenizer and model."""
     from reasoning_from_scratch.qwen3 import Qwen3Model, Qwen3Tokenizer
 
-    from .compile_support import compile_blocks, torch_compile_works
     from .download import qwen3_files
     from .dtype import to_dtype
 
@@ -293,12 +312,6 @@ def load(args, device, dtype):
         torch.load(paths["model"], map_location="cpu", weights_only=True)
     )
     to_dtype(model, dtype).to(device)
-    if args.compile and torch_compile_works(device):
-        torch._dynamo.config.allow_unspec_int_on_nn_module = True
-        # On a CPU, one graph for the 28 blocks compiles in a fraction of
-        # the whole model's time (compile_support says why)
-        model = (compile_blocks(model) if device.type == "cpu"
-                 else torch.compile(model))
     return model, tokenizer
 
 
@@ -319,6 +332,16 @@ class Session:
             self.generator = torch.Generator(device=device)
             self.generator.manual_seed(args.seed)
         self.eos = tokenizer.eos_token_id
+        self.fast = None  # the fast engine, made for the first answer
+        self.engine = args.engine
+        if self.engine == "fast":
+            from . import compile_support
+
+            with contextlib.redirect_stdout(sys.stderr):  # says why not
+                if not compile_support.torch_compile_works(device):
+                    print("[the book's loop answers instead of the fast "
+                          "engine]")
+                    self.engine = "book"
         self.conversation = None
         if args.chat:  # a chat turn ends with <|im_end|>
             im_end = tokenizer.encode(IM_END, chat_wrapped=False)[0]
@@ -352,17 +375,45 @@ class Session:
         """Generate one answer, streaming it to standard output; return
         True if Ctrl+C stopped it."""
         ids = self.prompt_ids(prompt)
-        text, stopped = run(self.model, self.tokenizer, self.device, ids,
-                            self.args, self.eos, self.generator)
+        text, stopped = run(self.engine_for(len(ids)), self.tokenizer,
+                            self.device, ids, self.args, self.eos,
+                            self.generator, f"{self.engine} engine")
         if self.conversation is not None:
             self.conversation.add(prompt, text)
         return stopped
 
+    def engine_for(self, n_prompt):
+        """The model, or the fast engine with a KV cache for this prompt
+        and its answer: the next power of two, at least 512 tokens (every
+        step attends over the whole cache), made anew (and compiled
+        before the answer's timing starts) only when a prompt outgrows
+        it."""
+        if self.engine == "book":
+            return self.model
+        needed = n_prompt + self.args.max_new_tokens
+        if self.fast is None or self.fast.max_seq_len < needed:
+            from .fast_generation import FastGenerator
+
+            size = min(self.context, max(512, 1 << (needed - 1).bit_length()))
+            self.fast = None  # its weights and cache go first
+            self.fast = FastGenerator(self.model, max_seq_len=size,
+                                      max_batch_size=self.args.beam_width)
+            if self.fast.compiled:
+                print(f"[compiling the fast engine's decoding step for "
+                      f"{size} tokens: once, up to a few minutes on a "
+                      "CPU]", file=sys.stderr, flush=True)
+                seconds = self.fast.warm_up(self.args.beam_width)
+                print(f"[compiled in {seconds:.0f} s]", file=sys.stderr,
+                      flush=True)
+        return self.fast
+
 
 def run(model, tokenizer, device, prompt_ids, args, eos_token_id,
-        generator):
-    """Generate one answer, streaming it to standard output. Returns the
-    printed text and whether Ctrl+C stopped it."""
+        generator, engine="book engine"):
+    """Generate one answer with ``model`` (the book's model or a
+    ``FastGenerator``), streaming it to standard output. Returns the
+    printed text and whether Ctrl+C stopped it; ``engine`` names it in
+    the line of statistics."""
     from .decoding import beam_search, generate_stream
     from .text_stream import stream_text
     from .timing import synchronize
@@ -407,8 +458,8 @@ def run(model, tokenizer, device, prompt_ids, args, eos_token_id,
     seconds = time.perf_counter() - start
     print(flush=True)
     speed = n_tokens / seconds if seconds > 0 else 0.0
-    print(f"[{n_tokens} tokens, {seconds:.2f} s, {speed:.1f} tokens/sec"
-          f"{' (stopped)' if stopped else ''}]", file=sys.stderr,
+    print(f"[{n_tokens} tokens, {seconds:.2f} s, {speed:.1f} tokens/sec, "
+          f"{engine}{', stopped' if stopped else ''}]", file=sys.stderr,
           flush=True)
     return "".join(pieces), stopped
 

@@ -58,7 +58,23 @@ def run_main(args, capsys, monkeypatch, stdin="", random_weights=True):
 
 
 @pytest.fixture
-def cli_run(small_model, small_dir, capsys, monkeypatch):
+def eager_fast_engine(monkeypatch):
+    """The fast engine as the command sets it up, with its decoding step
+    run eagerly instead of compiled: compiling takes tens of seconds per
+    test. ``test_the_default_engine_compiles_and_answers_as_the_book``
+    compiles it for real."""
+    from helpers import compile_support, fast_generation
+
+    monkeypatch.setattr(compile_support, "torch_compile_works",
+                        lambda device: True)
+    monkeypatch.setattr(fast_generation, "torch_compile_works",
+                        lambda device: True)
+    monkeypatch.setattr(fast_generation.FastGenerator, "_compiled",
+                        lambda self: self.decoder)
+
+
+@pytest.fixture
+def cli_run(small_model, small_dir, capsys, monkeypatch, eager_fast_engine):
     """Run the command on the small model, in ``small_dir`` by default."""
     def run(args, stdin="", random_weights=True, out_dir=small_dir):
         return run_main([*args, "--out-dir", str(out_dir)], capsys,
@@ -86,10 +102,10 @@ def test_installed_command_on_the_full_size_checkpoint(full_size_dir):
         [SCRIPT, "--prompt", "Explain large language models.",
          "--max-new-tokens", "5", "--temperature", "0.8", "--top-k", "50",
          "--top-p", "0.9", "--seed", "1", "--device", "cpu",
-         "--out-dir", str(full_size_dir)])
+         "--engine", "book", "--out-dir", str(full_size_dir)])
     assert result.returncode == 0, result.stderr
     assert "[5 tokens," in result.stderr
-    assert "tokens/sec]" in result.stderr
+    assert "tokens/sec, book engine]" in result.stderr
     assert "RANDOM WEIGHTS" in result.stderr  # the banner is not hidden
     assert "The model runs in" in result.stderr  # the dtype and why
     assert "RANDOM" not in result.stdout  # stdout holds only the text
@@ -101,7 +117,7 @@ def test_one_shot_prompt(cli_run):
                               "0.8", "--top-k", "50", "--top-p", "0.9",
                               "--seed", "1", "--device", "cpu"])
     assert code == 0, err
-    assert "[5 tokens," in err and "tokens/sec]" in err
+    assert "[5 tokens," in err and "tokens/sec, fast engine]" in err
     assert "RANDOM WEIGHTS" in err
     assert "RANDOM" not in out
 
@@ -125,26 +141,69 @@ def test_min_p_and_repetition_penalty_reach_the_loop(cli_run, monkeypatch):
     assert seen["min_p"] == 0.05 and seen["repetition_penalty"] == 1.3
 
 
-@pytest.mark.slow  # compiling: half a minute in a new process
-def test_compile_gives_the_uncompiled_answer(cli_run, monkeypatch):
-    """--compile on a CPU compiles block by block, same greedy tokens."""
+@pytest.mark.slow  # compiles the small model's decoding step
+def test_the_default_engine_compiles_and_answers_as_the_book(
+    small_model, small_dir, capsys, monkeypatch
+):
+    """No --engine: the fast engine, compiled for real, gives the book
+    engine's greedy answer (the stats line names each engine)."""
+    from helpers import fast_generation
+
+    made = []
+    real = fast_generation.FastGenerator
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(fast_generation, "FastGenerator", spy)
+    args = ["--prompt", "Hi", "--max-new-tokens", "6", "--device", "cpu",
+            "--dtype", "float32", "--out-dir", str(small_dir)]
+    code, book, err = run_main([*args, "--engine", "book"], capsys,
+                               monkeypatch)
+    assert code == 0, err
+    assert "tokens/sec, book engine]" in err and not made
+    code, out, err = run_main(args, capsys, monkeypatch)
+    assert code == 0, err
+    assert "tokens/sec, fast engine]" in err and "[compiled in" in err
+    assert len(made) == 1 and made[0].compiled
+    assert made[0].max_seq_len == 512  # the smallest cache it makes
+    assert out == book
+
+
+def test_fast_and_book_engines_give_the_same_answers(cli_run):
+    """Every option on both engines (the fast step run eagerly here)."""
+    base = ["--max-new-tokens", "8", "--device", "cpu", "--dtype",
+            "float32"]
+    for options in (["--prompt", "Hi"],
+                    ["--prompt", "Hi", "--temperature", "0.9", "--top-p",
+                     "0.9", "--min-p", "0.02", "--repetition-penalty",
+                     "1.2", "--seed", "3"],
+                    ["--prompt", "Hi", "--stop", "e"],
+                    ["--prompt", "Hi", "--beam-width", "3"]):
+        code, book, err = cli_run([*base, *options, "--engine", "book"])
+        assert code == 0, err
+        code, fast, err = cli_run([*base, *options])
+        assert code == 0, err
+        assert "fast engine]" in err
+        assert fast == book, options
+
+
+def test_without_torch_compile_the_book_loop_answers(cli_run,
+                                                     monkeypatch):
     from helpers import compile_support
 
-    compiled = []
-    real = compile_support.compile_blocks
+    def fails(device):
+        print("torch.compile does not work here (no compiler).")
+        return False
 
-    def spy(model):
-        compiled.append(model)
-        return real(model)
-
-    monkeypatch.setattr(compile_support, "compile_blocks", spy)
-    args = ["--prompt", "Hi", "--max-new-tokens", "4", "--device", "cpu",
-            "--dtype", "float32"]
-    code, plain, err = cli_run(args)
+    monkeypatch.setattr(compile_support, "torch_compile_works", fails)
+    code, out, err = cli_run(["--prompt", "Hi", "--max-new-tokens", "3",
+                              "--device", "cpu"])
     assert code == 0, err
-    code, out, err = cli_run([*args, "--compile"])
-    assert code == 0, err
-    assert len(compiled) == 1 and out == plain
+    assert "torch.compile does not work here" in err  # not in the answer
+    assert "the book's loop answers instead" in err
+    assert "tokens/sec, book engine]" in err
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
@@ -236,7 +295,7 @@ def test_chat_keeps_the_conversation_and_drops_old_turns(cli_run):
                             "--context-length", "64", "--device", "cpu"],
                            stdin="\n".join(messages) + "\n")
     assert code == 0, err
-    assert err.count("tokens/sec]") == 5
+    assert err.count("tokens/sec, fast engine]") == 5
     assert "[dropped the 1 oldest turn to fit the 64-token context]" in err
     assert "[new conversation]" in err
 
@@ -361,7 +420,7 @@ def test_ctrl_c_while_loading_exits_quietly_with_130(full_size_dir):
 def test_non_utf8_stdout_does_not_crash(small_dir):
     result = run_process(
         [*SMALL_CLI, "--prompt", "東京の天気は", "--max-new-tokens", "20",
-         "--out-dir", str(small_dir), "--device", "cpu"],
+         "--out-dir", str(small_dir), "--device", "cpu", "--engine", "book"],
         PYTHONIOENCODING="cp1252")
     assert result.returncode == 0, result.stderr
     assert "[20 tokens," in result.stderr
@@ -386,7 +445,12 @@ def test_make_utf8_rewraps_a_narrow_stream():
         (["--top-p", "1.5", "--temperature", "1"], "--top-p: must be"),
         (["--max-new-tokens", "-3"], "--max-new-tokens: must be >= 0"),
         (["--beam-width", "3", "--temperature", "0.7"], "does not sample"),
-        (["--beam-width", "3", "--no-cache"], "needs the KV cache"),
+        (["--beam-width", "3", "--no-cache", "--engine", "book"],
+         "needs the KV cache"),
+        (["--no-cache", "--engine", "fast"], "--no-cache runs the book's"),
+        (["--no-cache", "--compile"], "--no-cache runs the book's"),
+        (["--compile", "--engine", "book"], "--compile is the fast engine"),
+        (["--engine", "turbo"], "--engine: invalid choice"),
         (["--beam-width", "3", "--stop", "\n"], "not with --beam-width"),
         (["--top-p", "0.9"], "only apply when sampling"),
         (["--min-p", "0.1"], "only apply when sampling"),
@@ -483,7 +547,7 @@ def test_ctrl_c_stops_the_answer_not_the_program(monkeypatch, capsys):
     captured = capsys.readouterr()
     assert (text, stopped) == ("de", True)
     assert captured.out == "de\n"
-    assert "[2 tokens," in captured.err and "(stopped)" in captured.err
+    assert "[2 tokens," in captured.err and ", stopped]" in captured.err
 
 
 @pytest.mark.parametrize("where", ["load", "Session"])
