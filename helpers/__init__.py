@@ -1,34 +1,41 @@
 """Helpers for Chapter 2: the single source of truth for its listings.
 
-Each function's docstring (or its module's) names the notebook section that
-introduces it; the notebooks define the same listings, and a test keeps the
-two identical.
+The book's listings are in ``ch02.py`` (as the book's package has them in
+``reasoning_from_scratch/ch02.py``); the notebooks define the same
+listings, and a test keeps the two identical. Beyond the book: the
+decoding loop and its options (``decoding/``), the fast backend
+(``fast_generation.py``), the model's files (``files/``) and the
+command-line generator (``cli/``); the README draws the whole layout.
 """
 
-from .decoding import beam_search, generate, generate_stream
-from .device import get_device
-from .download import download_qwen3_small
-from .fast_generation import FastGenerator
-from .generation import (
+from .ch02 import (
+    generate_stats,
     generate_text_basic,
     generate_text_basic_cache,
     generate_text_basic_stream,
     generate_text_basic_stream_cache,
+    get_device,
 )
-from .padding import left_pad
-from .sampling import (
+from .decoding import (
+    GenerationConfig,
     apply_repetition_penalty,
     apply_temperature,
+    beam_search,
+    generate,
+    generate_stream,
+    left_pad,
     min_p_filter,
     sample_next_token,
     top_k_filter,
     top_p_filter,
 )
-from .stats import generate_stats
+from .fast_generation import FastGenerator
+from .files import download_qwen3_small
 from .text_stream import stream_text
 
 __all__ = [
     "FastGenerator",
+    "GenerationConfig",
     "apply_repetition_penalty",
     "apply_temperature",
     "beam_search",

@@ -52,7 +52,7 @@ def model_bytes(cfg, dtype):
     """Bytes the weights of ``Qwen3Model(cfg)`` take in ``dtype``
     (counted from the checkpoint's expected shapes, so nothing is
     allocated)."""
-    from .checkpoint import expected_shapes
+    from .files.checkpoint import expected_shapes
 
     n_params = sum(torch.Size(shape).numel()
                    for shape in expected_shapes(cfg).values())

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from .generation import generate_text_basic
+from .ch02 import generate_text_basic
 from .tiny_model import tiny_qwen3_model
 
 

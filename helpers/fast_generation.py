@@ -45,9 +45,9 @@ from reasoning_from_scratch.qwen3 import Qwen3Model
 
 from .compile_support import torch_compile_works
 from .decoding import beam_search, generate, generate_stream
-from .padding import attention_allowed
+from .decoding.padding import attention_allowed
+from .decoding.validation import check_non_negative_int
 from .timing import synchronize
-from .validation import check_non_negative_int
 
 # How often (in steps) `generate` asks the device whether every row has
 # produced EOS; each check waits for the device
@@ -380,8 +380,11 @@ class FastGenerator:
         return logits, greedy
 
     def step(self, token):
-        """One new token per row (batch, 1): its logits and greedy choice."""
-        return self._step(token)
+        """One new token per row (batch, 1): its logits and greedy choice.
+        The compiled step is specialized on its input's layout: a column
+        sliced from a longer tensor (beam search's ``tokens[:, -1:]``)
+        has another stride at every step and would recompile each time."""
+        return self._step(token.contiguous())
 
     def reorder(self, rows):
         """Row i continues row ``rows[i]`` (for beam search; ``rows`` may

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from .generation import (
+from .ch02 import (
     generate_text_basic_stream,
     generate_text_basic_stream_cache,
 )

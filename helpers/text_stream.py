@@ -9,7 +9,7 @@ characters: linear in the length of the answer, and never half a
 character.
 """
 
-from .stop_strings import StopStrings
+from .decoding.stopping import StopStrings
 
 REPLACEMENT_CHAR = "\ufffd"
 

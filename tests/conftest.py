@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from helpers import download_qwen3_small
-from helpers.offline_tokenizer import rebuild_qwen3_tokenizer
+from helpers.files.offline_tokenizer import rebuild_qwen3_tokenizer
 from helpers.tiny_model import tiny_qwen3_model
 
 
@@ -84,3 +84,20 @@ def _no_random_weights_env(monkeypatch):
     # Tests set the mode themselves; never inherit it from the shell
     monkeypatch.delenv("QWEN3_RANDOM_WEIGHTS", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+
+@pytest.fixture
+def eager_fast_engine(monkeypatch):
+    """The fast engine as the command sets it up, with its decoding step
+    run eagerly instead of compiled: compiling takes tens of seconds per
+    test. ``test_cli.py``'s
+    ``test_the_default_engine_compiles_and_answers_as_the_book`` compiles
+    it for real."""
+    from helpers import compile_support, fast_generation
+
+    monkeypatch.setattr(compile_support, "torch_compile_works",
+                        lambda device: True)
+    monkeypatch.setattr(fast_generation, "torch_compile_works",
+                        lambda device: True)
+    monkeypatch.setattr(fast_generation.FastGenerator, "_compiled",
+                        lambda self: self.decoder)

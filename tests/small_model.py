@@ -11,20 +11,11 @@ Qwen3 0.6B, for the tests that need a process of their own:
 
 import sys
 
-from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
-
-SMALL_QWEN3_CONFIG = {
-    **QWEN_CONFIG_06_B,
-    "emb_dim": 32,
-    "n_heads": 4,
-    "n_layers": 2,
-    "hidden_dim": 64,
-    "head_dim": 8,
-    "n_kv_groups": 2,
-}
+from helpers.tiny_model import SMALL_QWEN3_CONFIG
 
 if __name__ == "__main__":
-    from helpers import checkpoint, cli
+    from helpers.cli import command as cli
+    from helpers.files import checkpoint
 
     checkpoint.EXPECTED_CONFIG = SMALL_QWEN3_CONFIG
     sys.exit(cli.main())

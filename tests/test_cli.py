@@ -15,9 +15,10 @@ import torch
 from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
 from small_model import SMALL_QWEN3_CONFIG
 
-from helpers import checkpoint, cli
-from helpers.chat import Conversation
-from helpers.random_weights import write_random_checkpoint
+from helpers.cli import command as cli
+from helpers.cli.chat import Conversation
+from helpers.files import checkpoint
+from helpers.files.random_weights import write_random_checkpoint
 from venv_tools import tool
 
 SCRIPT = tool("ch02-generate")
@@ -55,22 +56,6 @@ def run_main(args, capsys, monkeypatch, stdin="", random_weights=True):
         code = exc.code
     captured = capsys.readouterr()
     return code, captured.out, captured.err
-
-
-@pytest.fixture
-def eager_fast_engine(monkeypatch):
-    """The fast engine as the command sets it up, with its decoding step
-    run eagerly instead of compiled: compiling takes tens of seconds per
-    test. ``test_the_default_engine_compiles_and_answers_as_the_book``
-    compiles it for real."""
-    from helpers import compile_support, fast_generation
-
-    monkeypatch.setattr(compile_support, "torch_compile_works",
-                        lambda device: True)
-    monkeypatch.setattr(fast_generation, "torch_compile_works",
-                        lambda device: True)
-    monkeypatch.setattr(fast_generation.FastGenerator, "_compiled",
-                        lambda self: self.decoder)
 
 
 @pytest.fixture

@@ -66,11 +66,11 @@ def test_a_compiler_without_an_instruction_set_gets_inductors_checks(
 
 
 def test_compiling_block_by_block_gives_the_models_tokens_and_keeps_it():
-    from helpers.compile_support import compile_blocks
-    from helpers.generation import (
+    from helpers.ch02 import (
         generate_text_basic,
         generate_text_basic_cache,
     )
+    from helpers.compile_support import compile_blocks
     from helpers.tiny_model import tiny_qwen3_model
 
     torch._dynamo.config.allow_unspec_int_on_nn_module = True

@@ -13,7 +13,7 @@ from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
 from bad_input import BAD_IDS
 from helpers import generate_text_basic
 from helpers.decoding import beam_search, generate, generate_stream
-from helpers.sampling import check_generator
+from helpers.decoding.sampling import check_generator
 
 PROMPT = torch.tensor([[1, 5, 9, 2, 7]])
 BATCH = torch.tensor([[1, 5, 9, 2, 7], [3, 3, 8, 1, 4]])

@@ -16,15 +16,20 @@ SCRIPT = ROOT / "ch02" / "02_decoding-strategies" / "benchmark_decoding.py"
 
 def test_benchmark_decoding_prints_every_ratio():
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--tiny", "--dtype", "float32"],
+        [sys.executable, str(SCRIPT), "--tiny", "--dtype", "float32",
+         "--no-compile"],
         capture_output=True,
         text=True, timeout=300, cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+    both = r"\s+[\d.]+ ms/token\s+[\d.]+x greedy" * 2
     for name in ("greedy", r"top-p sampling \(p=0\.9\)",
-                 r"beam search \(width 4\)"):
-        assert re.search(rf"{name}\s+[\d.]+ ms/token\s+[\d.]+x greedy",
+                 "greedy, stop string", r"beam search \(width 4\)"):
+        assert re.search(rf"{name}{both}\s+[\d.]+x faster",
                          result.stdout), result.stdout
+    assert "fast backend not compiled" in result.stdout
+    assert re.search(r"Stop strings on the fast backend: [+-][\d.]+% per "
+                     "token", result.stdout), result.stdout
     assert re.search(r"1\.00x greedy", result.stdout)
     assert "(torch.float32), random weights, device cpu (" in result.stdout
     for kind in ("flat", "peaked"):

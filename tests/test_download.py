@@ -10,18 +10,18 @@ import sys
 import pytest
 import torch
 
-import helpers.checkpoint as checkpoint
-import helpers.download as download
+import helpers.files.checkpoint as checkpoint
+import helpers.files.download as download
 from helpers import download_qwen3_small
-from helpers.download import (
+from helpers.files.download import (
     DownloadError,
     InvalidFileError,
     WeightsNotAvailableError,
     download_file,
     qwen3_files,
 )
-from helpers.offline_tokenizer import QWEN3_TOKENIZER_SHA256
-from helpers.random_weights import seeded_model, write_random_checkpoint
+from helpers.files.offline_tokenizer import QWEN3_TOKENIZER_SHA256
+from helpers.files.random_weights import seeded_model, write_random_checkpoint
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 from http_server import FakeFileServer, etag
 
@@ -437,8 +437,8 @@ def test_random_weights_never_replace_a_file_that_appeared(
 
 DOWNLOADER = """
 import sys
-import helpers.checkpoint as checkpoint
-import helpers.download as download
+import helpers.files.checkpoint as checkpoint
+import helpers.files.download as download
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 checkpoint.EXPECTED_CONFIG = TINY_QWEN3_CONFIG
 download.BACKUP_ROOT = sys.argv[2] + "/backup"

@@ -20,7 +20,7 @@ from helpers.dtype import (
     model_bytes,
     to_dtype,
 )
-from helpers.random_weights import seeded_model
+from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 
 # ATen's and oneDNN's kernels limited to AVX2: how bfloat16 behaves on a

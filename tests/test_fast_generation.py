@@ -6,10 +6,10 @@ import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from bad_input import BAD_IDS
-from helpers import generate_text_basic_cache, left_pad
+from helpers import beam_search, generate_text_basic_cache, left_pad
 from helpers.decoding import generate
 from helpers.fast_generation import FastGenerator
-from helpers.random_weights import seeded_model
+from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
 
 PROMPT = torch.tensor([[1, 5, 9, 2, 7]])
@@ -89,6 +89,19 @@ def test_compiled_step_gives_the_same_tokens(tiny_model):
                          compile=True)
     assert torch.equal(fast.generate(BATCH[:2], 12), expected)
     assert fast.compiled and fast.warm_up_seconds > 0
+
+
+@pytest.mark.slow  # compiles for batch sizes 1 and 3
+def test_compiled_beam_search_compiles_once(tiny_model, capsys):
+    """Beam search feeds the step a column of a growing tensor, whose
+    stride changes every step: it must not recompile each time (it hit
+    dynamo's limit of 8 and fell back to eager)."""
+    expected = beam_search(tiny_model, PROMPT, 20, beam_width=3)
+    fast = FastGenerator(tiny_model, max_seq_len=32, max_batch_size=3,
+                         compile=True)
+    got = fast.beam_search(PROMPT, 20, beam_width=3)
+    assert torch.equal(got[0], expected[0])
+    assert fast.compiled and "failed" not in capsys.readouterr().out
 
 
 PROMPTS = [[5, 9, 14, 3, 7, 22], [8, 1], [40, 2, 3], [17]]

@@ -4,6 +4,7 @@ that folder's README)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -25,6 +26,27 @@ def run(script, *args):
         [sys.executable, str(FOLDER / script), *args], capture_output=True,
         text=True, timeout=600, cwd=ROOT,
     )
+
+
+def test_benchmark_cli_runs_both_engines_of_the_command(
+    eager_fast_engine, monkeypatch, capsys
+):
+    from helpers.files import checkpoint
+
+    # The script sets these for the command it runs; put them back after
+    monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG",
+                        checkpoint.EXPECTED_CONFIG)
+    monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    script = script_args.load_script(FOLDER / "benchmark_cli.py")
+    assert script.main(["--small", "--max-new-tokens", "4", "--repeats",
+                        "2", "--dtype", "float32"]) == 0
+    out = capsys.readouterr().out
+    assert "small 2-layer model, random weights, CPU (" in out
+    for engine in ("book", "fast"):
+        assert re.search(rf"--engine {engine}\s+[\d.]+ tokens/sec "
+                         r"\(float32", out), out
+    assert re.search(r"The fast engine: [\d.]+x the book engine's", out)
 
 
 def test_kv_cache_vs_length_writes_table_json_and_plot(tmp_path):

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
 
-from helpers.offline_tokenizer import (
+from helpers.files.offline_tokenizer import (
     QWEN3_TOKENIZER_SHA256,
     TokenizerRebuildError,
     read_qwen_tiktoken,

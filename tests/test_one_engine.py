@@ -8,7 +8,7 @@ from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
 
 from helpers import FastGenerator, beam_search, generate, left_pad
 from helpers.decoding import generate_stream
-from helpers.generation_config import GenerationConfig
+from helpers.decoding.config import GenerationConfig
 from helpers.tiny_model import tiny_qwen3_model
 
 PROMPTS = [[5, 9, 14, 3, 7, 22], [8, 1], [40, 2, 3], [17]]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import beam_search, generate, generate_stream, left_pad
-from helpers.padding import RIGHT_PADDING_WARNING
+from helpers.decoding.padding import RIGHT_PADDING_WARNING
 from helpers.tiny_model import tiny_qwen3_model
 
 PROMPTS = [[5, 9, 14, 3, 7, 22], [8, 1], [40, 2, 3], [17]]

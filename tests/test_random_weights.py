@@ -7,7 +7,7 @@ import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, Qwen3Model
 
 from helpers import download_qwen3_small
-from helpers.random_weights import (
+from helpers.files.random_weights import (
     is_random_checkpoint,
     norm_scale_keys,
     random_state_dict,
@@ -78,7 +78,7 @@ def test_random_weights_leave_the_global_random_state_alone():
 
 def test_trained_weights_are_kept_in_random_mode(tmp_path, monkeypatch,
                                                  tokenizer_path, capsys):
-    import helpers.checkpoint as checkpoint
+    import helpers.files.checkpoint as checkpoint
 
     monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG", TINY_QWEN3_CONFIG)
     monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.sampling import (
+from helpers.decoding.sampling import (
     apply_repetition_penalty,
     apply_temperature,
     min_p_filter,
@@ -212,7 +212,7 @@ def test_repetition_penalty_divides_positive_and_multiplies_negative():
 
 @pytest.mark.parametrize("seed", range(12))
 def test_top_p_on_candidates_equals_top_p_on_everything(seed):
-    from helpers.sampling import _top_p_filter_sorted
+    from helpers.decoding.sampling import _top_p_filter_sorted
 
     generator = torch.Generator().manual_seed(seed)
     scale = [1.0, 4.0, 10.0][seed % 3]  # a flat row takes the long way

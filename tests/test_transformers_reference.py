@@ -23,18 +23,24 @@ from transformers.generation.logits_process import (
 from transformers.generation.stopping_criteria import StopStringCriteria
 
 from helpers.decoding import beam_search, generate
-from helpers.padding import RIGHT_PADDING_WARNING, left_pad
-from helpers.random_weights import seeded_model
-from helpers.sampling import (
+from helpers.decoding.padding import RIGHT_PADDING_WARNING, left_pad
+from helpers.decoding.sampling import (
     apply_repetition_penalty,
     apply_temperature,
     min_p_filter,
     top_k_filter,
     top_p_filter,
 )
-from helpers.stop_strings import StopStrings
+from helpers.decoding.stopping import StopStrings
+from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG
-from helpers.transformers_bridge import to_transformers
+from notebooks import ROOT
+from script_args import load_script
+
+# Beside the benchmark that uses it too, outside the helpers package
+to_transformers = load_script(
+    ROOT / "ch02" / "03_faster-generation" / "transformers_bridge.py"
+).to_transformers
 
 
 def reference_pair(seed):

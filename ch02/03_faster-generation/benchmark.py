@@ -48,14 +48,13 @@ from helpers.compile_support import torch_compile_works
 from helpers.cpu_kind import cpu_kind
 from helpers.dtype import dtype_name
 from helpers.fast_generation import FastGenerator
+from helpers.files.random_weights import seeded_model
 from helpers.kv_cache_timing import token_times_ms
-from helpers.random_weights import seeded_model
 from helpers.timing import (
     measure_generation,
     median_seconds,
 )
 from helpers.tiny_model import TINY_QWEN3_CONFIG
-from helpers.transformers_bridge import to_transformers
 
 MODES = {
     "book-regular": "book: regular",
@@ -194,6 +193,9 @@ def build_modes(model, args, max_seq_len):
                                  compiles and key.endswith("compiled"))
     for key in args.modes:
         if key.startswith("hf-"):  # one model each: one gets compiled
+            # beside this script; transformers is a dev dependency
+            from transformers_bridge import to_transformers
+
             fns[key] = transformers_mode(to_transformers(model),
                                          compiles and "static" in key)
     return {key: fns[key] for key in args.modes}

@@ -39,11 +39,11 @@ from helpers.arg_types import (
     usable_device,
 )
 from helpers.cpu_kind import cpu_kind
+from helpers.files.random_weights import seeded_model
 from helpers.kv_cache_timing import (
     kv_cache_vs_length,
     plot_kv_cache_vs_length,
 )
-from helpers.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 
 DEFAULT_LENGTHS = [16, 64, 256, 1024, 2048]

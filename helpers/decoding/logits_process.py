@@ -32,44 +32,20 @@ class RepetitionPenalty:
         return _repetition_penalty(logits.float(), seen, self.penalty)
 
 
-class Temperature:
+class Warper:
+    """A sampling filter with its value: ``fn(logits, value)``."""
+
     uses_seen = False
 
-    def __init__(self, temperature):
-        self.temperature = temperature
+    def __init__(self, fn, value):
+        self.fn, self.value = fn, value
 
     def __call__(self, seen, logits):
-        return logits.float() / self.temperature
+        return self.fn(logits, self.value)
 
 
-class TopK:
-    uses_seen = False
-
-    def __init__(self, top_k):
-        self.top_k = top_k
-
-    def __call__(self, seen, logits):
-        return _top_k(logits, self.top_k)
-
-
-class TopP:
-    uses_seen = False
-
-    def __init__(self, top_p):
-        self.top_p = top_p
-
-    def __call__(self, seen, logits):
-        return _top_p(logits, self.top_p)
-
-
-class MinP:
-    uses_seen = False
-
-    def __init__(self, min_p):
-        self.min_p = min_p
-
-    def __call__(self, seen, logits):
-        return _min_p(logits, self.min_p)
+def _temperature(logits, temperature):
+    return logits.float() / temperature
 
 
 def logits_processors(config):
@@ -79,13 +55,11 @@ def logits_processors(config):
     if config.repetition_penalty != 1.0:
         processors.append(RepetitionPenalty(config.repetition_penalty))
     if config.do_sample:
-        processors.append(Temperature(config.temperature))
-        if config.top_k is not None:
-            processors.append(TopK(config.top_k))
-        if config.top_p is not None:
-            processors.append(TopP(config.top_p))
-        if config.min_p is not None:
-            processors.append(MinP(config.min_p))
+        processors.append(Warper(_temperature, config.temperature))
+        for fn, value in ((_top_k, config.top_k), (_top_p, config.top_p),
+                          (_min_p, config.min_p)):
+            if value is not None:
+                processors.append(Warper(fn, value))
     return processors
 
 

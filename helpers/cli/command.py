@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from .arg_types import (
+from ..arg_types import (
     add_dtype_argument,
     int_at_least,
     parse_number,
@@ -50,7 +50,7 @@ def model_config():
     """The configuration of the model the command loads: the one the
     downloaded checkpoint is checked against, Qwen3 0.6B (tests set
     ``helpers.checkpoint.EXPECTED_CONFIG`` to a smaller one)."""
-    from . import checkpoint
+    from ..files import checkpoint
 
     return checkpoint.EXPECTED_CONFIG
 
@@ -225,7 +225,7 @@ def _is_utf8(text):
 
 def pick_device(parser, name):
     """The device to run on; a one-line error if it is not available."""
-    from .device import get_device
+    from ..ch02 import get_device
 
     if name == "auto":
         return get_device()  # prints which device it found
@@ -269,7 +269,7 @@ def _main(argv):
                              work)
     sys.stderr.write(notices.getvalue())
 
-    from .download import (
+    from ..files.download import (
         DownloadError,
         InvalidFileError,
         WeightsNotAvailableError,
@@ -302,8 +302,8 @@ def load(args, device, dtype):
     """Download (if needed) and load the tokenizer and model."""
     from reasoning_from_scratch.qwen3 import Qwen3Model, Qwen3Tokenizer
 
-    from .download import qwen3_files
-    from .dtype import to_dtype
+    from ..dtype import to_dtype
+    from ..files.download import qwen3_files
 
     paths = qwen3_files(kind=args.kind, out_dir=args.out_dir)
     tokenizer = Qwen3Tokenizer(tokenizer_file_path=paths["tokenizer"])
@@ -335,7 +335,7 @@ class Session:
         self.fast = None  # the fast engine, made for the first answer
         self.engine = args.engine
         if self.engine == "fast":
-            from . import compile_support
+            from .. import compile_support
 
             with contextlib.redirect_stdout(sys.stderr):  # says why not
                 if not compile_support.torch_compile_works(device):
@@ -392,7 +392,7 @@ class Session:
             return self.model
         needed = n_prompt + self.args.max_new_tokens
         if self.fast is None or self.fast.max_seq_len < needed:
-            from .fast_generation import FastGenerator
+            from ..fast_generation import FastGenerator
 
             size = min(self.context, max(512, 1 << (needed - 1).bit_length()))
             self.fast = None  # its weights and cache go first
@@ -414,9 +414,9 @@ def run(model, tokenizer, device, prompt_ids, args, eos_token_id,
     ``FastGenerator``), streaming it to standard output. Returns the
     printed text and whether Ctrl+C stopped it; ``engine`` names it in
     the line of statistics."""
-    from .decoding import beam_search, generate_stream
-    from .text_stream import stream_text
-    from .timing import synchronize
+    from ..decoding import beam_search, generate_stream
+    from ..text_stream import stream_text
+    from ..timing import synchronize
 
     token_ids = torch.tensor(prompt_ids, device=device).unsqueeze(0)
     n_tokens = 0

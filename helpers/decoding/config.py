@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 from .sampling import check_sampling_args
-from .stop_strings import check_stop_strings
+from .stopping import check_stop_strings
 from .validation import check_non_negative_int, eos_ids, is_int
 
 

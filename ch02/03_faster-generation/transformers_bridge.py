@@ -1,5 +1,7 @@
 """The book's Qwen3Model as Hugging Face transformers' Qwen3ForCausalLM,
-with the same weights (the reference tests and the bonus benchmark).
+with the same weights (this folder's benchmark and the reference tests,
+``tests/test_transformers_reference.py``; not part of the ``helpers``
+package, since it needs transformers).
 
 The names map one to one: ``tok_emb`` is ``model.embed_tokens``,
 ``W_query`` is ``q_proj``, ``fc1``/``fc2``/``fc3`` are the feed forward's
