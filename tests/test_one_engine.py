@@ -80,12 +80,22 @@ def fresh(options):
 NAMES = ["greedy", "temperature", "top_k", "top_p", "min_p",
          "repetition_penalty", "penalty_and_filters", "eos_list",
          "stop_sequences", "stop_strings"]
+BEAMS = ["beam_width_1", "beam_width_2", "beam_width_4"]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + BEAMS)
 def test_every_option_gives_the_same_tokens_on_both_backends(
     model, fast, batch, free, tokenizer, name
 ):
+    if name in BEAMS:  # one prompt (beam search takes one), its EOS
+        width = int(name.rsplit("_", 1)[1])
+        prompt = torch.tensor([PROMPTS[0]])
+        options = {"beam_width": width, "eos_token_id": free[0][3]}
+        expected, score = beam_search(model, prompt, 10, **options)
+        got, fast_score = beam_search(fast, prompt, 10, **options)
+        assert torch.equal(got, expected)
+        assert fast_score == pytest.approx(score, abs=1e-5)
+        return
     options = dict(option_grid(free, tokenizer))[name]
     token_ids, attention_mask = batch
     expected = generate(model, token_ids, N_NEW,

@@ -127,10 +127,26 @@ class StopStrings:
         # A character is at most 4 bytes and a token at least 1 byte, so
         # the tokens behind a stop string's characters fit in this window
         self.window = 4 * longest + 2
+        self.last_chars = {text[-1] for text in self.strings}
+        self.pieces = {}  # token id -> its text alone
+
+    def could_end_in(self, token):
+        """False when ``token`` cannot complete a stop string: its text
+        alone is whole characters, none of them a stop string's last.
+        (What a token adds to a text is its own text, unless it completes
+        a character begun before it, and then it is not whole alone.)
+        Most tokens are ruled out so, by one lookup instead of decoding
+        the window twice."""
+        piece = self.pieces.get(token)
+        if piece is None:
+            piece = self.pieces[token] = self.tokenizer.decode([token])
+        return "\ufffd" in piece or not self.last_chars.isdisjoint(piece)
 
     def ends_in_last_token(self, ids):
         """True if the text of ``ids`` (prompt and output of one row, a
         list of ints) has a stop string that ends in its last token."""
+        if not self.could_end_in(ids[-1]):
+            return False
         tail = ids[-self.window:]
         before = self.tokenizer.decode(tail[:-1])
         now = self.tokenizer.decode(tail)
