@@ -92,11 +92,20 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
     result = run("benchmark.py", "--tiny", "--dtype", "bfloat16",
                  "--modes", "book-cache",
                  "fast-eager", "--new-tokens", "5", "--repeats", "1",
-                 "--batch-sizes", "--long-steps", "3",
+                 "--batch-sizes", "--long-steps", "3", "--pp", "40",
                  "--json", str(tmp_path / "b.json"),
                  "--plot", str(tmp_path / "b.png"))
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "b.json").read_text())
+    reading = report["prompt_reading"]
+    assert [row["mode"] for row in reading] == ["book: KV cache",
+                                                "fast path"]
+    for row in reading:
+        assert row["prompt_tokens"] == 40
+        assert row["prompt_tokens_per_sec"] == pytest.approx(
+            40 / row["time_to_first_token_s"], rel=0.05)
+        assert re.search(rf"{row['mode']}\s+pp40:\s+[\d.]+ tokens/sec, "
+                         r"time to first token\s+[\d.]+ s", result.stdout)
     assert [m["mode"] for m in report["modes"]] == [
         "book: KV cache", "fast path (eager)"]
     for mode in report["modes"]:
@@ -119,6 +128,9 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
         (["--batch-sizes", "0"], "--batch-sizes: must be >= 1"),
         (["--plot", "/no/such/folder/b.png"], "does not exist"),
         (["--dtype", "bf16"], "--dtype: invalid choice: 'bf16'"),
+        (["--tiny", "--pp", "128"], "--pp 128: the prompt and its first "
+         "token must fit the model's context length, 128"),
+        (["--pp", "-1"], "--pp: must be >= 0"),
     ],
 )
 def test_benchmark_bad_arguments(args, message, capsys):

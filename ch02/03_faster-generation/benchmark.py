@@ -20,8 +20,12 @@ rate is measured here, in the same run, on one weight-sized matrix: with
 ``F.linear``, and on a CPU also with oneDNN's packed weights, which the
 compiled fast path uses.
 
-Then the fast path (compiled) at larger batches (aggregate tokens/sec),
-and its time per token over ``--long-steps`` steps (flat is the goal).
+Then reading a prompt of ``--pp`` tokens (512 by default, llama-bench's
+pp512), apart from decoding: the prompt tokens/sec and the time to the
+first token, for the book's KV-cache model and the fast path (whose
+prefill runs uncompiled, as the book's); then the fast path (compiled)
+at larger batches (aggregate tokens/sec), and its time per token over
+``--long-steps`` steps (flat is the goal).
 """
 
 import argparse
@@ -91,6 +95,9 @@ def parse_args(argv=None):
                         default=1000, metavar="N",
                         help="time every token of one N-token run of the "
                         "fast path (default 1000; 0 to skip)")
+    parser.add_argument("--pp", type=int_at_least(0), default=512,
+                        metavar="N", help="time reading an N-token prompt "
+                        "and the first token (default 512; 0 to skip)")
     parser.add_argument("--device", default=None,
                         help="where to run (default: cuda if available, "
                         "else cpu)")
@@ -110,6 +117,10 @@ def parse_args(argv=None):
     args.cfg = config_with_dtype(
         parser, args, TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B,
         "decoding")
+    if args.pp >= args.cfg["context_length"]:
+        parser.error(f"--pp {args.pp}: the prompt and its first token "
+                     f"must fit the model's context length, "
+                     f"{args.cfg['context_length']}")
     return args
 
 
@@ -208,6 +219,39 @@ def timed(fn, prompt, n):
     out = result["output"]
     assert out.shape[1] == n, f"{out.shape[1]} tokens instead of {n}"
     return result["seconds"], result["peak_memory_gb"]
+
+
+# Reading a prompt ---------------------------------------------------------
+
+def prompt_reading(model, args):
+    """Time to the first token after a ``--pp``-token prompt, and the
+    prompt tokens/sec it implies, for the book's KV-cache model and the
+    fast path; each warmed up once, then the median of ``--repeats``
+    alternating runs."""
+    generator = torch.Generator().manual_seed(1)
+    prompt = torch.randint(0, args.cfg["vocab_size"], (1, args.pp),
+                           generator=generator).to(args.device)
+    fast = FastGenerator(model, args.pp + 1, compile=False)  # the prefill
+    # is uncompiled either way; the decoding step is not timed here
+    fns = {"book: KV cache": lambda ids, n: generate_text_basic_cache(
+               model, ids, n),
+           "fast path": fast.generate}
+    seconds = {name: [] for name in fns}
+    for fn in fns.values():
+        timed(fn, prompt, 1)  # warm-up
+    for _ in range(args.repeats):
+        for name, fn in fns.items():
+            seconds[name].append(timed(fn, prompt, 1)[0])
+    rows = []
+    for name in fns:
+        ttft = statistics.median(seconds[name])
+        rows.append({"mode": name, "prompt_tokens": args.pp,
+                     "prompt_tokens_per_sec": round(args.pp / ttft, 1),
+                     "time_to_first_token_s": round(ttft, 5)})
+        print(f"  {name:<16} pp{args.pp}: {args.pp / ttft:8.1f} "
+              f"tokens/sec, time to first token {ttft:6.2f} s",
+              flush=True)
+    return rows
 
 
 # Batches and long runs -----------------------------------------------------
@@ -374,7 +418,10 @@ def main(argv=None):
     del fns
     gc.collect()
 
-    batches, per_token, kv_bytes = [], [], None
+    batches, per_token, kv_bytes, reading = [], [], None, []
+    if args.pp:
+        print(f"\nReading a {args.pp}-token prompt (batch 1):")
+        reading = prompt_reading(model, args)
     if args.batch_sizes:
         print("\nFast path (compiled), larger batches:")
         batches = batch_throughput(model, args)
@@ -400,7 +447,8 @@ def main(argv=None):
             "bytes_per_token": n_bytes,
             "limit_tokens_per_sec": {k: round(v, 2)
                                      for k, v in limits.items()},
-            "modes": results, "batches": batches,
+            "modes": results, "prompt_reading": reading,
+            "batches": batches,
             "per_token_ms": [round(t, 2) for t in per_token],
             "long_run_kv_cache_bytes": kv_bytes,
         }, indent=2) + "\n")
