@@ -1,5 +1,5 @@
 """Beyond the book: the book's ``Qwen3Model`` as a backend of the one
-decoding loop (``decoding.py``).
+decoding loop (``loop.py``).
 
 A backend does three things: read the prompt (``prefill``), take one
 step with one new token per row (``step``), and reorder its rows

@@ -56,7 +56,7 @@ class StopSequences:
 
 class StopStringCriteria:
     """Stop a row at the token that completes one of the stop strings in
-    its decoded text (prompt included): see ``stop_strings.py``."""
+    its decoded text (prompt included): see ``StopStrings`` below."""
 
     keeps_token = True
 
