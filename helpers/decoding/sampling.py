@@ -245,21 +245,17 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
     (a ``torch.Generator``) for reproducible draws. (A repetition penalty
     needs the text so far: ``apply_repetition_penalty`` comes first.)
     """
-    check_sampling_args(temperature, top_k, top_p, min_p)
+    # The one chain of processors that generate uses (imported here: it
+    # is built from this module's filters); the config checks the values
+    from .config import GenerationConfig
+    from .logits_process import logits_processors, next_token
+
+    config = GenerationConfig(1, temperature=temperature, top_k=top_k,
+                              top_p=top_p, min_p=min_p)
     _check_logits(logits, "sample_next_token")
     check_generator(generator, logits.device)
-    if temperature == 0:
-        # Filters never remove the most likely token, so they cannot
-        # change the argmax
-        return torch.argmax(logits, dim=-1, keepdim=True)
-
-    # Checked above: the unchecked filters, once per token
-    logits = logits.float() / temperature
-    if top_k is not None:
-        logits = _top_k(logits, top_k)
-    if top_p is not None:
-        logits = _top_p(logits, top_p)
-    if min_p is not None:
-        logits = _min_p(logits, min_p)
-    probas = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probas, num_samples=1, generator=generator)
+    # Greedy: no processors (filters never remove the most likely token,
+    # so they cannot change the argmax)
+    token, _ = next_token(logits, logits_processors(config), None,
+                          generator, config.do_sample)
+    return token
