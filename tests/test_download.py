@@ -4,8 +4,10 @@ import hashlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.error
 
 import pytest
 import torch
@@ -110,6 +112,26 @@ def test_404_raises_at_once_and_leaves_nothing(server, tmp_path):
         download_file(f"{server.url}/backup/nothing.bin", tmp_path / "x")
     assert "run again" not in str(info.value)  # it would not help
     assert len(server.requests) == 1  # no retries for a missing file
+    assert files_in(tmp_path) == []
+
+
+@pytest.mark.parametrize("errno, attempts", [
+    (socket.EAI_NONAME, 1),  # offline: the name will not resolve later
+    (socket.EAI_AGAIN, 1 + download.RETRIES),  # a resolver hiccup
+])
+def test_unknown_host_name_fails_without_waiting(tmp_path, monkeypatch,
+                                                errno, attempts):
+    calls = []
+
+    def no_such_name(request, timeout):
+        calls.append(request.full_url)
+        raise urllib.error.URLError(socket.gaierror(errno, "no name"))
+
+    monkeypatch.setattr(download.urllib.request, "urlopen", no_such_name)
+    monkeypatch.setattr(download, "RETRY_PAUSE", 0.0)
+    with pytest.raises(DownloadError, match="no name"):
+        download_file("https://hub.invalid/x.bin", tmp_path / "x.bin")
+    assert len(calls) == attempts
     assert files_in(tmp_path) == []
 
 

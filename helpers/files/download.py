@@ -13,7 +13,8 @@
 - an interrupted download resumes where it stopped, from the same URL and
   only while the server's file is unchanged (``If-Range``); a server that
   answers with other bytes than the ones asked for makes it start over;
-- network hiccups are retried a few times, with a growing pause;
+- network hiccups are retried a few times, with a growing pause (a
+  server name that does not exist, as offline, is not: no waiting);
 - the tokenizer is rebuilt offline (byte-identical) when it cannot be
   downloaded, and weights that cannot be downloaded raise
   ``WeightsNotAvailableError``, which says what failed and what to do;
@@ -37,6 +38,7 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import sys
 import time
 import urllib.error
@@ -473,6 +475,8 @@ def _fetch(url, part, meta, timeout):
             raise _Retry(f"HTTP {exc.code} {exc.reason}") from None
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (OSError, http.client.HTTPException) as exc:
+        if _name_unknown(exc):  # offline, or a typo in HF_ENDPOINT
+            raise DownloadError(f"{url}: {_reason(exc)}") from None
         raise _Retry(_reason(exc)) from None
 
     with response:
@@ -571,6 +575,15 @@ def _write_state(meta, state):
 def _discard(part, meta):
     part.unlink(missing_ok=True)
     meta.unlink(missing_ok=True)
+
+
+def _name_unknown(exc):
+    """True if the server's name does not exist for the resolver: asking
+    again seconds later gives the same answer (a temporary resolver
+    failure, EAI_AGAIN, is still tried again)."""
+    reason = getattr(exc, "reason", exc)
+    return (isinstance(reason, socket.gaierror)
+            and reason.errno == socket.EAI_NONAME)
 
 
 def _reason(exc):
