@@ -8,6 +8,19 @@ import platform
 import torch
 
 
+def cpu_name():
+    """The CPU's model name, for example "AMD EPYC" (Linux reads it from
+    /proc/cpuinfo; elsewhere what ``platform`` knows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def cpu_kind():
     """"x86, AVX-512 BF16", "x86, AVX2 only", "x86, AMX", or the machine
     type elsewhere (for example "arm64"). It names the kernels PyTorch

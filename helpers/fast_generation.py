@@ -31,7 +31,15 @@ gpt-fast:
   instead of after each one, so the host does not wait for the device
   every step.
 
-It uses the model's own weights, unchanged: the fused projections are made
+With ``weights="int8"`` the matrices are read as 8-bit integers instead
+(weight-only quantization, one scale per output channel, as gpt-fast's
+int8 mode; llama.cpp's q8_0 has one scale per block of 32): about half
+the bytes of bfloat16 per token, so a memory-bound step can run up to
+twice as fast, for a small error in the logits (``benchmark.py``
+measures both). The embedding stays as it is: a step reads one row.
+
+By default it uses the model's own weights, unchanged: the fused
+projections are made
 by moving the model's query/key/value and gate/up weights into one tensor
 each and pointing the model's parameters at views of it, so the book's
 model keeps working as before and no second copy exists (except the
@@ -72,6 +80,41 @@ def _rope(x, cos, sin):
     return (x * cos + rotated * sin).to(x.dtype)
 
 
+WEIGHTS = (None, "int8")
+
+
+def _quantize_int8(weight):
+    """``weight`` (out, in) as int8 values and one scale per output row:
+    w ~ q * scale, with the row's largest magnitude at 127."""
+    w = weight.detach().float()
+    scale = w.abs().amax(dim=1).clamp(min=1e-12) / 127
+    q = torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return q, scale.to(weight.dtype)
+
+
+def _linear(x, weight, scale):
+    """``F.linear(x, weight)``; for int8 weights (``scale`` not None) the
+    int8 kernel, which dequantizes as it reads (inductor compiles it to
+    the same kernel)."""
+    if scale is None:
+        return F.linear(x, weight)
+    out = torch.ops.aten._weight_int8pack_mm(
+        x.reshape(-1, x.shape[-1]), weight, scale.to(x.dtype))
+    return out.view(*x.shape[:-1], weight.shape[0])
+
+
+def _set_weight(module, name, weight, int8):
+    """``module.<name>`` is ``weight`` (shared with the model), or with
+    ``int8`` its int8 copy, with ``module.<name>_scale``."""
+    if int8:
+        q, scale = _quantize_int8(weight)
+        module.register_buffer(name, q)
+        module.register_buffer(f"{name}_scale", scale)
+    else:
+        setattr(module, name, weight)
+        module.register_buffer(f"{name}_scale", None)
+
+
 def _shared(tensor):
     """A frozen parameter on the same memory as ``tensor``."""
     return nn.Parameter(tensor.detach(), requires_grad=False)
@@ -92,14 +135,17 @@ def _fuse(params):
 class _Layer(nn.Module):
     """One transformer block's weights, fused, and its KV cache."""
 
-    def __init__(self, block, cache_shape):
+    def __init__(self, block, cache_shape, int8=False):
         super().__init__()
         att, ff = block.att, block.ff
-        self.wqkv = _fuse([att.W_query.weight, att.W_key.weight,
-                           att.W_value.weight])
-        self.wo = _shared(att.out_proj.weight)
-        self.w_gate_up = _fuse([ff.fc1.weight, ff.fc2.weight])
-        self.w_down = _shared(ff.fc3.weight)
+        for name, weight in (
+            ("wqkv", _fuse([att.W_query.weight, att.W_key.weight,
+                            att.W_value.weight])),
+            ("wo", _shared(att.out_proj.weight)),
+            ("w_gate_up", _fuse([ff.fc1.weight, ff.fc2.weight])),
+            ("w_down", _shared(ff.fc3.weight)),
+        ):
+            _set_weight(self, name, weight, int8)
         self.norm1 = _shared(block.norm1.scale)
         self.norm2 = _shared(block.norm2.scale)
         self.q_norm = _shared(att.q_norm.scale)
@@ -116,7 +162,7 @@ class _Decoder(nn.Module):
     """The model's forward pass with a static KV cache: ``prefill`` for a
     prompt, ``forward`` for one decoding step with static shapes."""
 
-    def __init__(self, model, max_seq_len, max_batch_size):
+    def __init__(self, model, max_seq_len, max_batch_size, int8=False):
         super().__init__()
         cfg = model.cfg
         self.n_heads = cfg["n_heads"]
@@ -124,12 +170,12 @@ class _Decoder(nn.Module):
         self.head_dim = cfg["head_dim"] or cfg["emb_dim"] // cfg["n_heads"]
         cache_shape = (max_batch_size, self.n_kv, max_seq_len,
                        self.head_dim)
-        self.layers = nn.ModuleList(_Layer(block, cache_shape)
+        self.layers = nn.ModuleList(_Layer(block, cache_shape, int8)
                                     for block in model.trf_blocks)
         self.tok_emb = _shared(model.tok_emb.weight)
         self.final_norm = _shared(model.final_norm.scale)
         self.final_eps = model.final_norm.eps
-        self.out_head = _shared(model.out_head.weight)
+        _set_weight(self, "out_head", _shared(model.out_head.weight), int8)
         self.register_buffer("cos", model.cos[:max_seq_len].clone())
         self.register_buffer("sin", model.sin[:max_seq_len].clone())
         self.register_buffer("positions", torch.arange(
@@ -141,7 +187,8 @@ class _Decoder(nn.Module):
         cos/sin; ``attend`` writes keys and values and attends."""
         b, n, _ = x.shape
         h = _rms_norm(x, layer.norm1, layer.eps)
-        qkv = F.linear(h, layer.wqkv)  # (b, n, (heads + 2 kv) * head_dim)
+        # (b, n, (heads + 2 kv) * head_dim)
+        qkv = _linear(h, layer.wqkv, layer.wqkv_scale)
         q, k, v = qkv.split([self.n_heads * self.head_dim,
                              self.n_kv * self.head_dim,
                              self.n_kv * self.head_dim], dim=-1)
@@ -155,17 +202,19 @@ class _Decoder(nn.Module):
             k_cache, v_cache = k_cache[:b], v_cache[:b]
         context = attend(q, k, v, k_cache, v_cache)
         context = context.transpose(1, 2).reshape(b, n, -1)
-        x = x + F.linear(context, layer.wo)
+        x = x + _linear(context, layer.wo, layer.wo_scale)
         h = _rms_norm(x, layer.norm2, layer.eps)
-        gate, up = F.linear(h, layer.w_gate_up).chunk(2, dim=-1)
-        return x + F.linear(F.silu(gate) * up, layer.w_down)
+        gate, up = _linear(h, layer.w_gate_up,
+                           layer.w_gate_up_scale).chunk(2, dim=-1)
+        return x + _linear(F.silu(gate) * up, layer.w_down,
+                           layer.w_down_scale)
 
     def _logits(self, x):
         """The logits (batch, vocab_size) of x (batch, emb_dim) and the
         greedy choice (batch, 1), which costs less here, fused into the
         compiled step, than as a separate call."""
         x = _rms_norm(x, self.final_norm, self.final_eps)
-        logits = F.linear(x, self.out_head)
+        logits = _linear(x, self.out_head, self.out_head_scale)
         return logits, logits.argmax(dim=-1, keepdim=True)
 
     def prefill(self, token_ids, mask=None):
@@ -228,9 +277,12 @@ class FastGenerator:
     size the preallocated KV cache; ``kv_cache_bytes`` says how much
     memory it takes. With ``compile=True`` the decoding step is compiled
     on the first call (``warm_up``; its time is in ``warm_up_seconds``).
+    ``weights="int8"`` reads int8 copies of the matrices (see the module's
+    docstring); ``weight_bytes`` says how many bytes a step reads.
     """
 
-    def __init__(self, model, max_seq_len, max_batch_size=1, compile=True):
+    def __init__(self, model, max_seq_len, max_batch_size=1, compile=True,
+                 weights=None):
         if not isinstance(model, Qwen3Model):
             raise TypeError(
                 f"FastGenerator needs the book's Qwen3Model (from "
@@ -243,6 +295,11 @@ class FastGenerator:
             check_non_negative_int(name, value)
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}.")
+        if weights not in WEIGHTS:
+            raise ValueError(
+                f"weights must be None (the model's own) or 'int8', got "
+                f"{weights!r}."
+            )
         cfg = model.cfg
         if max_seq_len > cfg["context_length"]:
             raise ValueError(
@@ -255,7 +312,9 @@ class FastGenerator:
         self.max_seq_len = max_seq_len
         self.max_batch_size = max_batch_size
         self.device = model.tok_emb.weight.device
-        self.decoder = _Decoder(model, max_seq_len, max_batch_size).eval()
+        self.weights = weights
+        self.decoder = _Decoder(model, max_seq_len, max_batch_size,
+                                int8=weights == "int8").eval()
         self.pos = torch.zeros(1, dtype=torch.long, device=self.device)
         # False where a row of the batch has padding: an input of the
         # step, not a buffer of the decoder, which freezing would make a
@@ -268,6 +327,16 @@ class FastGenerator:
         self._decode = self.decoder
         if compile:
             self._compile()
+
+    @property
+    def weight_bytes(self):
+        """Bytes of weights a decoding step reads: every matrix and norm
+        (not the embedding, of which it reads one row per token)."""
+        tensors = [*self.decoder.named_parameters(),
+                   *self.decoder.named_buffers()]
+        return sum(t.numel() * t.element_size() for name, t in tensors
+                   if name != "tok_emb" and not name.endswith(
+                       ("_cache", "cos", "sin", "positions")))
 
     @property
     def kv_cache_bytes(self):

@@ -8,7 +8,7 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 from bad_input import BAD_IDS
 from helpers import beam_search, generate_text_basic_cache, left_pad
 from helpers.decoding import generate
-from helpers.fast_generation import FastGenerator
+from helpers.fast_generation import FastGenerator, _quantize_int8
 from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
 
@@ -89,6 +89,47 @@ def test_compiled_step_gives_the_same_tokens(tiny_model):
                          compile=True)
     assert torch.equal(fast.generate(BATCH[:2], 12), expected)
     assert fast.compiled and fast.warm_up_seconds > 0
+
+
+def test_int8_weights_round_to_the_nearest_step():
+    weight = torch.randn(6, 40, generator=torch.Generator().manual_seed(0))
+    weight[2] = 0  # a row of zeros stays zeros
+    q, scale = _quantize_int8(weight)
+    assert q.dtype == torch.int8 and scale.shape == (6,)
+    assert int(q.abs().max()) == 127
+    error = (q.float() * scale[:, None] - weight).abs()
+    assert bool((error <= scale[:, None] / 2 + 1e-7).all())
+    assert not q[2].any()
+
+
+def test_int8_weights_stay_close_to_the_models_own(tiny_model):
+    own = FastGenerator(tiny_model, max_seq_len=24, compile=False)
+    int8 = FastGenerator(tiny_model, max_seq_len=24, compile=False,
+                         weights="int8")
+    logits, _ = own.prefill(PROMPT)
+    logits8, _ = int8.prefill(PROMPT)
+    # Each weight within half a step of 1/127 of its row's largest: the
+    # logits move by a small fraction of their spread
+    assert float((logits - logits8).abs().max()) < 0.05 * float(
+        logits.std())
+    assert not torch.equal(logits, logits8)  # int8 really was read
+    for layer in int8.decoder.layers:
+        assert layer.wqkv.dtype == torch.int8
+    # int8 and one float32 scale per row instead of float32 weights
+    assert int8.weight_bytes < 0.3 * own.weight_bytes
+    # The model itself keeps its weights
+    assert tiny_model.trf_blocks[0].att.W_query.weight.dtype == (
+        torch.float32)
+
+
+def test_compiled_int8_step_gives_the_eager_tokens(tiny_model):
+    eager = FastGenerator(tiny_model, max_seq_len=24, max_batch_size=2,
+                          compile=False, weights="int8")
+    fast = FastGenerator(tiny_model, max_seq_len=24, max_batch_size=2,
+                         compile=True, weights="int8")
+    assert torch.equal(fast.generate(BATCH[:2], 12),
+                       eager.generate(BATCH[:2], 12))
+    assert fast.compiled
 
 
 @pytest.mark.slow  # compiles for batch sizes 1 and 3
@@ -225,6 +266,9 @@ def test_full_size_short_run_equals_the_book_loop():
          "eos_token_id"),
         (lambda m, f: f.generate(PROMPT, 3, temperature=-1), ValueError,
          "temperature"),
+        (lambda m, f: FastGenerator(m, 8, weights="int4"), ValueError,
+         "weights must be None \\(the model's own\\) or 'int8', got "
+         "'int4'"),
     ],
 )
 def test_bad_input_gets_a_clear_error(tiny_model, fast, call, error,

@@ -21,10 +21,10 @@ def bad_arguments(script, args, capsys):
     return script_args.bad_arguments(FOLDER / script, args, capsys)
 
 
-def run(script, *args):
+def run(script, *args, env=None):
     return subprocess.run(
         [sys.executable, str(FOLDER / script), *args], capture_output=True,
-        text=True, timeout=600, cwd=ROOT,
+        text=True, timeout=600, cwd=ROOT, env={**os.environ, **(env or {})},
     )
 
 
@@ -90,8 +90,8 @@ def test_kv_cache_vs_length_bad_arguments(args, message, capsys):
 @pytest.mark.slow  # compiles the fast path for the long run
 def test_benchmark_runs_the_chosen_modes(tmp_path):
     result = run("benchmark.py", "--tiny", "--dtype", "bfloat16",
-                 "--modes", "book-cache",
-                 "fast-eager", "--new-tokens", "5", "--repeats", "1",
+                 "--modes", "book-cache", "fast-eager",
+                 "fast-compiled-int8", "--new-tokens", "5", "--repeats", "1",
                  "--batch-sizes", "--long-steps", "3", "--pp", "40",
                  "--json", str(tmp_path / "b.json"),
                  "--plot", str(tmp_path / "b.png"))
@@ -99,15 +99,24 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
     report = json.loads((tmp_path / "b.json").read_text())
     reading = report["prompt_reading"]
     assert [row["mode"] for row in reading] == ["book: KV cache",
-                                                "fast path"]
+                                                "fast path",
+                                                "fast path (int8)"]
     for row in reading:
         assert row["prompt_tokens"] == 40
         assert row["prompt_tokens_per_sec"] == pytest.approx(
             40 / row["time_to_first_token_s"], rel=0.05)
-        assert re.search(rf"{row['mode']}\s+pp40:\s+[\d.]+ tokens/sec, "
+        mode = re.escape(row["mode"])
+        assert re.search(rf"{mode}\s+pp40:\s+[\d.]+ tokens/sec, "
                          r"time to first token\s+[\d.]+ s", result.stdout)
     assert [m["mode"] for m in report["modes"]] == [
-        "book: KV cache", "fast path (eager)"]
+        "book: KV cache", "fast path (eager)",
+        "fast path (compiled, int8 weights)"]
+    accuracy = report["int8_accuracy"]
+    assert accuracy["steps"] == 128 - 10  # the tiny model's context
+    assert 0 <= accuracy["greedy_agreement"] <= 118
+    assert 0 < accuracy["max_logit_difference"] < accuracy["logits_std"]
+    assert (f"the same greedy token at {accuracy['greedy_agreement']} "
+            "of 118") in result.stdout
     for mode in report["modes"]:
         assert mode["tokens_per_sec"] > 0
         assert len(mode["runs_tokens_per_sec"]) == 1
@@ -118,6 +127,25 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
     assert report["dtype"] == "bfloat16"  # as asked, on the tiny model
     assert "random weights, bfloat16, cpu (" in result.stdout  # CPU kind
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow  # a subprocess that imports torch
+def test_benchmark_goes_on_without_a_peer_it_cannot_run(tmp_path):
+    result = run("benchmark.py", "--tiny", "--modes", "book-cache",
+                 "--new-tokens", "3", "--repeats", "1", "--batch-sizes",
+                 "--long-steps", "0", "--pp", "0", "--peers", "llama.cpp",
+                 "--json", str(tmp_path / "b.json"),
+                 env={"LLAMA_BENCH": str(tmp_path / "no-llama-bench")})
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines()
+             if "left out" in line]
+    assert lines == [f"  llama.cpp left out: LLAMA_BENCH={tmp_path}/"
+                     "no-llama-bench is not a file: point it at a "
+                     "llama-bench binary, or unset it"]
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["peers"] == []
+    assert [m["mode"] for m in report["modes"]] == ["book: KV cache"]
+    assert report["cpu_kind"] and report["threads"] >= 1
 
 
 @pytest.mark.parametrize(
@@ -131,6 +159,8 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
         (["--tiny", "--pp", "128"], "--pp 128: the prompt and its first "
          "token must fit the model's context length, 128"),
         (["--pp", "-1"], "--pp: must be >= 0"),
+        (["--peers", "llamacpp"], "--peers: invalid choice: 'llamacpp' "
+         "(choose from 'llama.cpp')"),
     ],
 )
 def test_benchmark_bad_arguments(args, message, capsys):

@@ -20,6 +20,11 @@ rate is measured here, in the same run, on one weight-sized matrix: with
 ``F.linear``, and on a CPU also with oneDNN's packed weights, which the
 compiled fast path uses.
 
+With ``--peers llama.cpp``, llama.cpp runs beside them on the same
+weights, exported to GGUF in bf16 and q8_0, with ``llama-bench`` (built
+on a first run; see ``llama_cpp_peer.py``): its decoding (tg) and prompt
+(pp) tokens/sec sit in the same tables, with the fast path's ratios.
+
 Then reading a prompt of ``--pp`` tokens (512 by default, llama-bench's
 pp512), apart from decoding: the prompt tokens/sec and the time to the
 first token, for the book's KV-cache model and the fast path (whose
@@ -49,7 +54,7 @@ from helpers.arg_types import (
     usable_device,
 )
 from helpers.compile_support import torch_compile_works
-from helpers.cpu_kind import cpu_kind
+from helpers.cpu_kind import cpu_kind, cpu_name
 from helpers.dtype import dtype_name
 from helpers.fast_generation import FastGenerator
 from helpers.files.random_weights import seeded_model
@@ -60,6 +65,11 @@ from helpers.timing import (
 )
 from helpers.tiny_model import TINY_QWEN3_CONFIG
 
+PEERS = ["llama.cpp"]
+
+# Engines that run beside ours on the same weights (llama_cpp_peer.py)
+PEERS = ["llama.cpp"]
+DEFAULT_LLAMA_CPP_DIR = Path.home() / ".cache" / "ch02-llama.cpp"
 MODES = {
     "book-regular": "book: regular",
     "book-regular-compiled": "book: regular compiled",
@@ -67,6 +77,7 @@ MODES = {
     "book-cache-compiled": "book: KV cache compiled",
     "fast-eager": "fast path (eager)",
     "fast-compiled": "fast path (compiled)",
+    "fast-compiled-int8": "fast path (compiled, int8 weights)",
     "hf-dynamic": "transformers (dynamic cache)",
     "hf-static-compiled": "transformers (static cache, compiled)",
 }
@@ -81,8 +92,9 @@ def parse_args(argv=None):
     parser.add_argument("--modes", nargs="+", choices=list(MODES),
                         default=list(MODES), metavar="MODE",
                         help="which modes to run (default: all)")
-    parser.add_argument("--new-tokens", type=int_at_least(1), default=100,
-                        metavar="N", help="tokens per run (default 100)")
+    parser.add_argument("--new-tokens", type=int_at_least(1), default=128,
+                        metavar="N", help="tokens per run (default 128, "
+                        "llama-bench's tg128)")
     parser.add_argument("--prompt-tokens", type=int_at_least(1), default=10,
                         metavar="N", help="prompt length (default 10)")
     parser.add_argument("--repeats", type=int_at_least(1), default=3,
@@ -98,6 +110,14 @@ def parse_args(argv=None):
     parser.add_argument("--pp", type=int_at_least(0), default=512,
                         metavar="N", help="time reading an N-token prompt "
                         "and the first token (default 512; 0 to skip)")
+    parser.add_argument("--peers", nargs="*", choices=PEERS, default=[],
+                        metavar="NAME", help="other engines to run on the "
+                        "same weights: llama.cpp (built on a first run; "
+                        "default: none)")
+    parser.add_argument("--llama-cpp-dir", type=Path,
+                        default=DEFAULT_LLAMA_CPP_DIR, metavar="DIR",
+                        help="where llama.cpp's source and build are kept "
+                        f"(default {DEFAULT_LLAMA_CPP_DIR})")
     parser.add_argument("--device", default=None,
                         help="where to run (default: cuda if available, "
                         "else cpu)")
@@ -193,8 +213,9 @@ def build_modes(model, args, max_seq_len):
         if key == "fast-eager":
             fast = FastGenerator(model, max_seq_len, compile=False)
             fns[key] = fast.generate
-        elif key == "fast-compiled":
-            fast = FastGenerator(model, max_seq_len, compile=compiles)
+        elif key.startswith("fast-compiled"):
+            fast = FastGenerator(model, max_seq_len, compile=compiles,
+                                 weights="int8" if "int8" in key else None)
             fns[key] = fast.generate
     for key in args.modes:
         if key.startswith("book-"):
@@ -231,11 +252,14 @@ def prompt_reading(model, args):
     generator = torch.Generator().manual_seed(1)
     prompt = torch.randint(0, args.cfg["vocab_size"], (1, args.pp),
                            generator=generator).to(args.device)
-    fast = FastGenerator(model, args.pp + 1, compile=False)  # the prefill
-    # is uncompiled either way; the decoding step is not timed here
+    # The prefill is uncompiled either way; the step is not timed here
     fns = {"book: KV cache": lambda ids, n: generate_text_basic_cache(
                model, ids, n),
-           "fast path": fast.generate}
+           "fast path": FastGenerator(model, args.pp + 1,
+                                      compile=False).generate}
+    if "fast-compiled-int8" in args.modes:
+        fns["fast path (int8)"] = FastGenerator(
+            model, args.pp + 1, compile=False, weights="int8").generate
     seconds = {name: [] for name in fns}
     for fn in fns.values():
         timed(fn, prompt, 1)  # warm-up
@@ -252,6 +276,69 @@ def prompt_reading(model, args):
               f"tokens/sec, time to first token {ttft:6.2f} s",
               flush=True)
     return rows
+
+
+def side_by_side(results, reading, peers, dtype):
+    """The fast path's ratios to llama.cpp at the same bytes per weight:
+    our bfloat16 against the bf16 GGUF (nothing where our model runs in
+    float32, which llama.cpp's files here do not hold), our int8 weights
+    against q8_0."""
+    pairs = [("fast-compiled", "fast path", {"bfloat16": "bf16"}.get(dtype)),
+             ("fast-compiled-int8", "fast path (int8)", "q8_0")]
+    for key, prefill_mode, gguf_type in pairs:
+        same = next((p for p in peers if p["gguf_type"] == gguf_type), None)
+        fast = next((r for r in results if r["mode"] == MODES[key]), None)
+        prefill = next((r for r in reading if r["mode"] == prefill_mode),
+                       None)
+        if same is not None and (fast or prefill):
+            _print_ratios(MODES[key], fast, prefill, same)
+
+
+def _print_ratios(name, fast, prefill, same):
+    print(f"\n{name} against llama.cpp ({same['gguf_type']} GGUF):")
+    if fast:
+        ratio = fast["tokens_per_sec"] / same["tokens_per_sec"]
+        print(f"  decoding: {ratio:.2f}x llama.cpp's tokens/sec")
+    if prefill and same["prompt_tokens_per_sec"]:
+        ratio = (prefill["prompt_tokens_per_sec"]
+                 / same["prompt_tokens_per_sec"])
+        print(f"  prompt: {ratio:.2f}x llama.cpp's tokens/sec; time to "
+              "first token "
+              f"{prefill['time_to_first_token_s']:.2f} s vs "
+              f"{same['time_to_first_token_s']:.2f} s")
+
+
+def int8_accuracy(model, args, steps=200):
+    """How far int8 weights move the model: the fast path with its own
+    weights and with int8 weights read the same text (a random prompt,
+    then the own weights' greedy tokens), step by step; how often their
+    greedy choices agree and the largest logit difference."""
+    n_prompt = args.prompt_tokens
+    steps = min(steps, model.cfg["context_length"] - n_prompt)
+    own = FastGenerator(model, n_prompt + steps, compile=False)
+    int8 = FastGenerator(model, n_prompt + steps, compile=False,
+                         weights="int8")
+    prompt = random_prompt(args, 1)
+    agree, max_diff, spread = 0, 0.0, 0.0
+    with torch.inference_mode():
+        (logits, greedy), (logits8, greedy8) = (own.prefill(prompt),
+                                                int8.prefill(prompt))
+        for step in range(steps):
+            agree += int(bool((greedy == greedy8).all()))
+            max_diff = max(max_diff, float(
+                (logits.float() - logits8.float()).abs().max()))
+            spread = max(spread, float(logits.float().std()))
+            if step + 1 < steps:
+                (logits, _), (logits8, greedy8) = (own.step(greedy),
+                                                   int8.step(greedy))
+                greedy = logits.argmax(dim=-1, keepdim=True)
+    print(f"\nint8 weights against the model's own ({steps} steps of "
+          f"its greedy text): the same greedy token at {agree} of "
+          f"{steps}; largest logit difference {max_diff:.3f} (the "
+          f"logits' standard deviation: {spread:.2f})", flush=True)
+    return {"steps": steps, "greedy_agreement": agree,
+            "max_logit_difference": round(max_diff, 4),
+            "logits_std": round(spread, 3)}
 
 
 # Batches and long runs -----------------------------------------------------
@@ -301,7 +388,7 @@ def random_prompt(args, batch):
 
 # Report ------------------------------------------------------------------
 
-def plot(path, results, limits, batches, per_token):
+def plot(path, results, limits, batches, per_token, title):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -313,8 +400,8 @@ def plot(path, results, limits, batches, per_token):
     ax = axes.pop(0)
     names = [r["mode"] for r in results][::-1]
     ax.barh(names, [r["tokens_per_sec"] for r in results][::-1],
-            color=["tab:orange" if "fast" in n else "tab:blue"
-                   for n in names])
+            color=["tab:orange" if "fast" in n else "tab:green"
+                   if "llama.cpp" in n else "tab:blue" for n in names])
     for label, value, style in [("limit (F.linear)", limits["f_linear"],
                                  "--"),
                                 ("limit (oneDNN packed)",
@@ -336,6 +423,7 @@ def plot(path, results, limits, batches, per_token):
         ax.set_ylim(0, max(per_token[1:]) * 1.3)
         ax.set_xlabel("Generated token")
         ax.set_ylabel("Milliseconds (fast path, compiled)")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -356,9 +444,10 @@ def main(argv=None):
             # AVX-512 (or AVX-NE-CONVERT): not on an AVX2-only CPU
             print(f"(no oneDNN-packed bfloat16 limit on this CPU: "
                   f"{str(exc).splitlines()[0][:120]})")
+    args.threads = torch.get_num_threads()
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
-                else f"{device.type} ({cpu_kind()}), "
-                f"{torch.get_num_threads()} threads")
+                else f"{device.type} ({cpu_name()}: {cpu_kind()}), "
+                f"{args.threads} threads")
     print(f"{'tiny model' if args.tiny else 'Qwen3 0.6B architecture'}, "
           "random weights, "
           f"{str(cfg['dtype']).removeprefix('torch.')}, {hardware}, "
@@ -418,10 +507,35 @@ def main(argv=None):
     del fns
     gc.collect()
 
+    peers = []
+    if "llama.cpp" in args.peers:
+        print(f"\nllama.cpp on the same weights, {args.threads} threads "
+              f"(llama-bench, mean of {args.repeats} runs; the time to "
+              "the first token is the prompt's):", flush=True)
+        from llama_cpp_peer import PeerError, llama_cpp_rows  # this folder
+
+        try:
+            peers = llama_cpp_rows(model, args)
+        except PeerError as exc:
+            print(f"  llama.cpp left out: {exc}", flush=True)
+        for row in peers:
+            print(f"{row['mode']:<38}{row['tokens_per_sec']:>11.1f}"
+                  + (f"   pp{args.pp}: {row['prompt_tokens_per_sec']:.1f} "
+                     f"tokens/sec, time to first token "
+                     f"{row['time_to_first_token_s']:.2f} s"
+                     if row["prompt_tokens_per_sec"] else ""), flush=True)
+        if peers and device.type == "cpu" and "limited" in cpu_kind():
+            print("  (llama.cpp is built for the whole CPU: "
+                  "ATEN_CPU_CAPABILITY limits only PyTorch)")
+
     batches, per_token, kv_bytes, reading = [], [], None, []
     if args.pp:
         print(f"\nReading a {args.pp}-token prompt (batch 1):")
         reading = prompt_reading(model, args)
+    side_by_side(results, reading, peers, dtype_name(cfg["dtype"]))
+    accuracy = None
+    if "fast-compiled-int8" in args.modes:
+        accuracy = int8_accuracy(model, args)
     if args.batch_sizes:
         print("\nFast path (compiled), larger batches:")
         batches = batch_throughput(model, args)
@@ -447,14 +561,19 @@ def main(argv=None):
             "bytes_per_token": n_bytes,
             "limit_tokens_per_sec": {k: round(v, 2)
                                      for k, v in limits.items()},
-            "modes": results, "prompt_reading": reading,
+            "cpu": cpu_name() if device.type == "cpu" else None,
+            "cpu_kind": cpu_kind() if device.type == "cpu" else None,
+            "threads": args.threads,
+            "modes": results, "prompt_reading": reading, "peers": peers,
+            "int8_accuracy": accuracy,
             "batches": batches,
             "per_token_ms": [round(t, 2) for t in per_token],
             "long_run_kv_cache_bytes": kv_bytes,
         }, indent=2) + "\n")
         print(f"Saved {args.json}")
     if args.plot is not None:
-        plot(args.plot, results, limits, batches, per_token)
+        plot(args.plot, results + peers, limits, batches, per_token,
+             f"{hardware}, {dtype_name(cfg['dtype'])}")
         print(f"Saved {args.plot}")
     return 0
 

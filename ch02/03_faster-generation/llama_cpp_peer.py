@@ -1,0 +1,219 @@
+"""llama.cpp beside our engines: ``benchmark.py --peers llama.cpp``.
+
+Readers who want speed on a CPU often pick llama.cpp (directly, or through
+Ollama or LM Studio). To compare on the same CPU, in the same run, with the
+same weights, this module
+
+1. finds ``llama-bench``: ``$LLAMA_BENCH``, a ``llama-bench`` on the PATH,
+   or one built before in ``--llama-cpp-dir``; else builds it there.
+   llama.cpp's source comes from the ``llama-cpp-python`` sdist on the
+   package index (``pip download``; nothing else is downloaded), and
+   CMake builds only ``llama-bench`` for this CPU (``GGML_NATIVE``);
+2. exports the benchmark's random-weights model to GGUF: the book's
+   ``Qwen3Model`` as transformers' ``Qwen3ForCausalLM``
+   (``transformers_bridge.py``), ``save_pretrained`` with the real
+   tokenizer (rebuilt offline), then llama.cpp's own
+   ``convert_hf_to_gguf.py`` to ``bf16`` and ``q8_0`` (8-bit weights in
+   blocks of 32 with one scale each);
+3. runs ``llama-bench`` with the benchmark's thread count, prompt length
+   (pp) and new tokens (tg), and reads its JSON.
+
+A step that cannot be done here (no pip, no CMake, a failed build or
+export) raises ``PeerError`` with one line that says which; the benchmark
+prints it and goes on without the peer.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"  # bundles llama.cpp's source
+OUTTYPES = ("bf16", "q8_0")
+# What transformers needs beside tokenizer.json to load the tokenizer
+TOKENIZER_CONFIG = {"tokenizer_class": "Qwen2Tokenizer",
+                    "eos_token": "<|endoftext|>",
+                    "pad_token": "<|endoftext|>"}
+
+
+class PeerError(RuntimeError):
+    """One step towards the peer failed; the message says which."""
+
+
+def _run(command, what, **kwargs):
+    """Run ``command``; its standard output, or ``PeerError`` naming
+    ``what`` with the last line it wrote to standard error."""
+    try:
+        result = subprocess.run([str(c) for c in command],
+                                capture_output=True, text=True, **kwargs)
+    except OSError as exc:
+        raise PeerError(f"{what}: {exc}") from None
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        last = lines[-1] if lines else ""
+        raise PeerError(f"{what} failed (exit code {result.returncode}): "
+                        f"{last[:200]}")
+    return result.stdout
+
+
+def _pip():
+    """A pip to fetch the sdist with: this Python's, uv's, or the PATH's."""
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    if uv := shutil.which("uv"):  # uv's environments come without pip
+        return [uv, "run", "--no-project", "--with", "pip", "python", "-m",
+                "pip"]
+    if pip := shutil.which("pip3") or shutil.which("pip"):
+        return [pip]
+    raise PeerError("no pip to fetch llama.cpp's source with: install pip "
+                    "(or uv), or set LLAMA_BENCH to a llama-bench binary")
+
+
+def llama_cpp_source(folder):
+    """llama.cpp's source in ``folder / "llama.cpp"``, taken from the
+    ``llama-cpp-python`` sdist on a first run."""
+    source = Path(folder) / "llama.cpp"
+    if (source / "CMakeLists.txt").is_file():
+        return source
+    source.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=source.parent) as tmp:
+        _run([*_pip(), "download", "--no-deps", "--no-binary", ":all:",
+              "--dest", tmp, LLAMA_CPP_PYTHON],
+             f"pip download {LLAMA_CPP_PYTHON}")
+        sdists = list(Path(tmp).glob("*.tar.gz"))
+        if not sdists:
+            raise PeerError(f"pip download {LLAMA_CPP_PYTHON} gave no sdist")
+        with tarfile.open(sdists[0]) as tar:
+            members = tar.getmembers()
+            root = members[0].name.split("/")[0] if members else ""
+            vendored = [m for m in members if m.name.startswith(
+                f"{root}/vendor/llama.cpp/")]
+            if not vendored:
+                raise PeerError(f"{sdists[0].name} holds no llama.cpp source")
+            tar.extractall(tmp, members=vendored, filter="data")
+        # Moved whole at the end: an interrupted run leaves no half source
+        os.replace(Path(tmp) / root / "vendor" / "llama.cpp", source)
+    return source
+
+
+def built_llama_bench(folder):
+    """The path of ``llama-bench``, found or built (see the module's
+    docstring); the seconds a build took (0 when none was needed)."""
+    given = os.environ.get("LLAMA_BENCH")
+    if given:
+        if not Path(given).is_file():
+            raise PeerError(f"LLAMA_BENCH={given} is not a file: point it "
+                            "at a llama-bench binary, or unset it")
+        return Path(given), 0.0
+    if on_path := shutil.which("llama-bench"):
+        return Path(on_path), 0.0
+    build = Path(folder) / "llama.cpp" / "build"
+    exe = "llama-bench.exe" if os.name == "nt" else "llama-bench"
+    for candidate in (build / "bin" / exe, build / "bin" / "Release" / exe):
+        if candidate.is_file():
+            return candidate, 0.0
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        raise PeerError("CMake is not installed, so llama-bench cannot be "
+                        "built: install it (pip install cmake, or your "
+                        "system's package), or set LLAMA_BENCH")
+    start = time.perf_counter()
+    source = llama_cpp_source(folder)
+    _run([cmake, "-S", source, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
+          "-DGGML_NATIVE=ON", "-DGGML_CCACHE=OFF", "-DLLAMA_CURL=OFF",
+          "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
+          "-DLLAMA_BUILD_SERVER=OFF"], "configuring llama.cpp with CMake")
+    _run([cmake, "--build", build, "--config", "Release", "--target",
+          "llama-bench", "--parallel", os.cpu_count() or 1],
+         "building llama-bench")
+    for candidate in (build / "bin" / exe, build / "bin" / "Release" / exe):
+        if candidate.is_file():
+            return candidate, time.perf_counter() - start
+    raise PeerError(f"the build finished, but no {exe} is in {build}")
+
+
+def export_gguf(model, source, out_dir, outtypes=OUTTYPES):
+    """Write ``model`` (the book's ``Qwen3Model``) as one GGUF file per
+    type in ``outtypes`` into ``out_dir``; return {outtype: path}."""
+    from helpers.files.offline_tokenizer import rebuild_qwen3_tokenizer
+    from transformers_bridge import to_transformers
+
+    out_dir = Path(out_dir)
+    hf_dir = out_dir / "hf"
+    try:
+        hf = to_transformers(model)
+        hf.save_pretrained(hf_dir)
+        del hf
+        rebuild_qwen3_tokenizer(hf_dir / "tokenizer.json")
+    except (ImportError, OSError, ValueError) as exc:
+        raise PeerError(f"saving the model for llama.cpp's converter: "
+                        f"{exc}") from None
+    (hf_dir / "tokenizer_config.json").write_text(
+        json.dumps(TOKENIZER_CONFIG))
+    # The converter next to the source it came with, with its own gguf
+    env = {**os.environ, "PYTHONPATH": str(Path(source) / "gguf-py")}
+    paths = {}
+    for outtype in outtypes:
+        paths[outtype] = out_dir / f"qwen3-{outtype}.gguf"
+        _run([sys.executable, Path(source) / "convert_hf_to_gguf.py", hf_dir,
+              "--outtype", outtype, "--outfile", paths[outtype]],
+             f"exporting the model to a {outtype} GGUF", env=env)
+    shutil.rmtree(hf_dir)
+    return paths
+
+
+def run_llama_bench(bench, gguf, pp, tg, threads, repeats):
+    """llama-bench's tokens/sec for a ``pp``-token prompt (None if
+    ``pp`` is 0) and for generating ``tg`` tokens, at batch 1."""
+    command = [bench, "-m", gguf, "-t", threads, "-r", repeats,
+               "-p", pp, "-n", tg, "-o", "json"]
+    out = _run(command, f"llama-bench on {Path(gguf).name}")
+    try:
+        tests = json.loads(out)
+        speed = {(t["n_prompt"], t["n_gen"]): t["avg_ts"] for t in tests}
+    except (ValueError, KeyError, TypeError):
+        raise PeerError("llama-bench's output is not the JSON expected: "
+                        f"{out[:120]!r}") from None
+    return {"prompt_tokens_per_sec": speed.get((pp, 0)) if pp else None,
+            "tokens_per_sec": speed[(0, tg)]}
+
+
+def llama_cpp_rows(model, args):
+    """The peer's rows, one per GGUF type: decoding and prompt
+    tokens/sec and the time to the first token (the prompt's time: its
+    last position gives the first token). Raises ``PeerError``."""
+    bench, build_seconds = built_llama_bench(args.llama_cpp_dir)
+    if build_seconds:
+        print(f"  built llama-bench in {build_seconds / 60:.1f} min "
+              f"({bench})", flush=True)
+    source = Path(args.llama_cpp_dir) / "llama.cpp"
+    if not (source / "convert_hf_to_gguf.py").is_file():
+        source = llama_cpp_source(args.llama_cpp_dir)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        paths = export_gguf(model, source, tmp)
+        print(f"  exported the weights to GGUF ({', '.join(paths)}) in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+        for outtype, path in paths.items():
+            speed = run_llama_bench(bench, path, args.pp, args.new_tokens,
+                                    args.threads, args.repeats)
+            pp_speed = speed["prompt_tokens_per_sec"]
+            rows.append({
+                "mode": f"llama.cpp ({outtype} GGUF)",
+                "gguf_type": outtype,
+                "gguf_bytes": path.stat().st_size,
+                "tokens_per_sec": round(speed["tokens_per_sec"], 2),
+                "prompt_tokens": args.pp,
+                "prompt_tokens_per_sec": (round(pp_speed, 1) if pp_speed
+                                          else None),
+                "time_to_first_token_s": (round(args.pp / pp_speed, 5)
+                                          if pp_speed else None),
+            })
+    return rows

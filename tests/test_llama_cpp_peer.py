@@ -1,0 +1,185 @@
+"""llama.cpp as a peer of benchmark.py (``llama_cpp_peer.py``): finding
+or building llama-bench, exporting the same weights to GGUF, reading
+llama-bench's JSON, and every failure said in one line."""
+
+import json
+import re
+import sys
+import types
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+
+import script_args
+from helpers.tiny_model import SMALL_QWEN3_CONFIG, tiny_qwen3_model
+from notebooks import ROOT
+
+FOLDER = ROOT / "ch02" / "03_faster-generation"
+sys.path.insert(0, str(FOLDER))  # the peer imports transformers_bridge
+peer = script_args.load_script(FOLDER / "llama_cpp_peer.py")
+
+# llama.cpp's names for the book model's tensors
+GGUF_NAMES = {
+    "tok_emb.weight": "token_embd.weight",
+    "final_norm.scale": "output_norm.weight",
+    "out_head.weight": "output.weight",
+}
+GGUF_LAYER_NAMES = {
+    "att.W_query.weight": "attn_q.weight",
+    "att.W_key.weight": "attn_k.weight",
+    "att.W_value.weight": "attn_v.weight",
+    "att.out_proj.weight": "attn_output.weight",
+    "att.q_norm.scale": "attn_q_norm.weight",
+    "att.k_norm.scale": "attn_k_norm.weight",
+    "ff.fc1.weight": "ffn_gate.weight",
+    "ff.fc2.weight": "ffn_up.weight",
+    "ff.fc3.weight": "ffn_down.weight",
+    "norm1.scale": "attn_norm.weight",
+    "norm2.scale": "ffn_norm.weight",
+}
+
+
+def gguf_name(name):
+    if name in GGUF_NAMES:
+        return GGUF_NAMES[name]
+    _, layer, rest = name.split(".", 2)
+    return f"blk.{layer}.{GGUF_LAYER_NAMES[rest]}"
+
+
+def fake_llama_bench(path, body):
+    """An executable that stands in for llama-bench."""
+    path.write_text(f"#!{sys.executable}\nimport sys, json\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+LLAMA_BENCH_JSON = """
+args = sys.argv
+p, n = int(args[args.index("-p") + 1]), int(args[args.index("-n") + 1])
+assert args[args.index("-t") + 1] == "2" and "-o" in args
+print(json.dumps([
+    {"n_prompt": p, "n_gen": 0, "avg_ts": 80.5, "model_type": "qwen3"},
+    {"n_prompt": 0, "n_gen": n, "avg_ts": 10.25, "model_type": "qwen3"},
+]))
+"""
+
+
+def test_llama_bench_json_is_read(tmp_path):
+    bench = fake_llama_bench(tmp_path / "llama-bench", LLAMA_BENCH_JSON)
+    speed = peer.run_llama_bench(bench, tmp_path / "m.gguf", pp=512,
+                                 tg=128, threads=2, repeats=3)
+    assert speed == {"prompt_tokens_per_sec": 80.5, "tokens_per_sec": 10.25}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("sys.exit('error: failed to load model')",
+     "llama-bench on m.gguf failed (exit code 1): error: failed to load "
+     "model"),
+    ("print('not json')", "llama-bench's output is not the JSON expected"),
+])
+def test_llama_bench_failures_are_one_line(tmp_path, body, message):
+    bench = fake_llama_bench(tmp_path / "llama-bench", body)
+    with pytest.raises(peer.PeerError, match=re.escape(message)) as info:
+        peer.run_llama_bench(bench, tmp_path / "m.gguf", 512, 128, 2, 1)
+    assert "\n" not in str(info.value)
+
+
+def test_llama_bench_given_by_the_environment(tmp_path, monkeypatch):
+    bench = fake_llama_bench(tmp_path / "llama-bench", "")
+    monkeypatch.setenv("LLAMA_BENCH", str(bench))
+    assert peer.built_llama_bench(tmp_path / "none") == (bench, 0.0)
+    monkeypatch.setenv("LLAMA_BENCH", str(tmp_path / "missing"))
+    with pytest.raises(peer.PeerError, match="is not a file"):
+        peer.built_llama_bench(tmp_path / "none")
+
+
+def test_a_build_found_in_the_folder_is_used(tmp_path, monkeypatch):
+    monkeypatch.delenv("LLAMA_BENCH", raising=False)
+    monkeypatch.setattr(peer.shutil, "which", lambda name: None)
+    built = tmp_path / "llama.cpp" / "build" / "bin" / "llama-bench"
+    built.parent.mkdir(parents=True)
+    fake_llama_bench(built, "")
+    assert peer.built_llama_bench(tmp_path) == (built, 0.0)
+
+
+def test_without_cmake_the_build_is_refused_in_one_line(tmp_path,
+                                                         monkeypatch):
+    monkeypatch.delenv("LLAMA_BENCH", raising=False)
+    monkeypatch.setattr(peer.shutil, "which", lambda name: None)
+    with pytest.raises(peer.PeerError, match="CMake is not installed"):
+        peer.built_llama_bench(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing fetched or written
+
+
+def test_a_failing_pip_leaves_no_source_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(peer, "_pip", lambda: [sys.executable, "-c",
+                                               "raise SystemExit('no index')"])
+    with pytest.raises(peer.PeerError, match="pip download .* failed .*"
+                       "no index"):
+        peer.llama_cpp_source(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_source(tmp_path_factory):
+    """llama.cpp's source from the llama-cpp-python sdist (76 MB from the
+    package index), fetched once."""
+    return peer.llama_cpp_source(tmp_path_factory.mktemp("llama.cpp"))
+
+
+@pytest.mark.slow  # fetches llama.cpp's source and runs its converter
+def test_export_holds_every_tensor_with_its_shape(llama_cpp_source,
+                                                  tmp_path):
+    model = tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG)  # the real vocabulary
+    paths = peer.export_gguf(model, llama_cpp_source, tmp_path)
+    assert set(paths) == {"bf16", "q8_0"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "qwen3-bf16.gguf", "qwen3-q8_0.gguf"]  # the hf/ folder is gone
+    state = model.state_dict()
+    for outtype, path in paths.items():
+        reader = gguf.GGUFReader(path)
+        tensors = {t.name: t for t in reader.tensors}
+        assert set(tensors) == {gguf_name(name) for name in state}
+        for name, weight in state.items():
+            tensor = tensors[gguf_name(name)]
+            # GGUF lists a tensor's dimensions innermost first
+            assert tuple(int(d) for d in tensor.shape) == tuple(
+                reversed(weight.shape)), name
+            if weight.dim() == 2:
+                assert tensor.tensor_type.name == outtype.upper()
+        arch = reader.fields["general.architecture"]
+        assert bytes(arch.parts[-1]).decode() == "qwen3"
+        tokens = reader.fields["tokenizer.ggml.tokens"]
+        assert len(tokens.data) == SMALL_QWEN3_CONFIG["vocab_size"]
+    # The bf16 file holds the model's own numbers
+    reader = gguf.GGUFReader(paths["bf16"])
+    emb = next(t for t in reader.tensors if t.name == "token_embd.weight")
+    ours = model.tok_emb.weight.detach().float().numpy()
+    theirs = np.asarray(emb.data).view(np.uint16).astype(np.uint32) << 16
+    np.testing.assert_array_equal(theirs.view(np.float32).reshape(
+        ours.shape), ours)
+
+
+@pytest.mark.slow
+def test_rows_from_the_same_weights(llama_cpp_source, tmp_path,
+                                    monkeypatch, capsys):
+    bench = fake_llama_bench(tmp_path / "llama-bench", LLAMA_BENCH_JSON)
+    monkeypatch.setenv("LLAMA_BENCH", str(bench))
+    folder = Path(llama_cpp_source).parent
+    args = types.SimpleNamespace(llama_cpp_dir=folder, pp=64, new_tokens=8,
+                                 threads=2, repeats=1)
+    rows = peer.llama_cpp_rows(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
+                               args)
+    assert [row["mode"] for row in rows] == ["llama.cpp (bf16 GGUF)",
+                                             "llama.cpp (q8_0 GGUF)"]
+    for row in rows:
+        assert row["tokens_per_sec"] == 10.25
+        assert row["prompt_tokens_per_sec"] == 80.5
+        assert row["time_to_first_token_s"] == pytest.approx(64 / 80.5,
+                                                             abs=1e-5)
+    assert rows[1]["gguf_bytes"] < rows[0]["gguf_bytes"]
+    assert "exported the weights to GGUF (bf16, q8_0)" in (
+        capsys.readouterr().out)
+    json.dumps(rows)  # what benchmark.py writes
