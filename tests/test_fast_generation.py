@@ -122,6 +122,19 @@ def test_int8_weights_stay_close_to_the_models_own(tiny_model):
         torch.float32)
 
 
+def test_int8_prompt_reading_dequantizes_the_same_weights(tiny_model,
+                                                          monkeypatch):
+    import helpers.fast_generation as fast_generation
+
+    prompt = torch.arange(40).remainder(64).unsqueeze(0)  # > 32 rows
+    int8 = FastGenerator(tiny_model, max_seq_len=48, compile=False,
+                         weights="int8")
+    dequantized, _ = int8.prefill(prompt)
+    monkeypatch.setattr(fast_generation, "INT8_KERNEL_MAX_ROWS", 10**9)
+    kernel, _ = int8.prefill(prompt)
+    torch.testing.assert_close(dequantized, kernel, rtol=1e-4, atol=1e-4)
+
+
 def test_compiled_int8_step_gives_the_eager_tokens(tiny_model):
     eager = FastGenerator(tiny_model, max_seq_len=24, max_batch_size=2,
                           compile=False, weights="int8")
@@ -217,20 +230,25 @@ def test_a_failing_cpp_wrapper_compiles_without_it(tiny_model, capsys,
     assert without == [False] and fast.compiled
 
 
-def test_cpu_compile_options_are_set_while_compiling(tiny_model):
-    fast = FastGenerator(tiny_model, max_seq_len=8, compile=False)
+@pytest.mark.parametrize("weights", [None, "int8"])
+def test_cpu_compile_options_are_set_while_compiling(tiny_model, weights):
+    fast = FastGenerator(tiny_model, max_seq_len=8, compile=False,
+                         weights=weights)
     seen = []
 
     def step(token, pos, is_token):  # records what a compile would see
         config = torch._inductor.config
-        seen.append((config.freezing, config.cpp_wrapper))
+        seen.append((config.freezing, config.cpp_wrapper,
+                     config.max_autotune))
         return fast.decoder(token, pos, is_token)
 
     fast._decode, fast.compiled, fast._cpp_wrapper = step, True, True
     fast.warm_up_seconds = 0.0
     fast.generate(PROMPT, 2)
-    assert seen == [(True, True)]
-    assert not torch._inductor.config.freezing  # only while stepping
+    # Timing inductor's kernels against aten's pays only for int8 weights
+    assert seen == [(True, True, weights == "int8")]
+    config = torch._inductor.config  # only while stepping
+    assert not config.freezing and not config.max_autotune
 
 
 @pytest.mark.slow
