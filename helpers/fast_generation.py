@@ -38,11 +38,10 @@ the bytes of bfloat16 per token, so a memory-bound step can run up to
 twice as fast, for a small error in the logits (``benchmark.py``
 measures both). The embedding stays as it is: a step reads one row.
 
-By default it uses the model's own weights, unchanged: the fused
-projections are made
-by moving the model's query/key/value and gate/up weights into one tensor
-each and pointing the model's parameters at views of it, so the book's
-model keeps working as before and no second copy exists (except the
+By default it uses the model's own weights, unchanged: the fused projections
+are made by moving the model's query/key/value and gate/up weights into one
+tensor each and pointing the model's parameters at views of it, so the
+book's model keeps working as before and no second copy exists (except the
 repacked one that freezing makes on a CPU).
 """
 
@@ -372,10 +371,10 @@ class FastGenerator:
         frozen (constants, repacked for oneDNN's matrix-vector kernels),
         the kernels called from C++ (``cpp_wrapper``, if it works here),
         and for int8 weights the fastest of inductor's and aten's matrix
-        kernels, timed while compiling (``max_autotune``). Compiling happens on a call (the first, or a new batch
-        size), so every call sets them; freezing is read by dynamo before
-        inductor's own options apply, so it cannot go in
-        ``torch.compile(options=...)``."""
+        kernels, timed while compiling (``max_autotune``). Compiling
+        happens on a call (the first, or a new batch size), so every call
+        sets them; freezing is read by dynamo before inductor's own
+        options apply, so it cannot go in ``torch.compile(options=...)``."""
         on_cpu = self.compiled and self.device.type == "cpu"
         return torch._inductor.config.patch(
             freezing=on_cpu, cpp_wrapper=on_cpu and self._cpp_wrapper,
