@@ -192,9 +192,7 @@ def llama_cpp_rows(model, args):
     if build_seconds:
         print(f"  built llama-bench in {build_seconds / 60:.1f} min "
               f"({bench})", flush=True)
-    source = Path(args.llama_cpp_dir) / "llama.cpp"
-    if not (source / "convert_hf_to_gguf.py").is_file():
-        source = llama_cpp_source(args.llama_cpp_dir)
+    source = llama_cpp_source(args.llama_cpp_dir)  # found, or fetched
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
