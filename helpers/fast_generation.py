@@ -25,7 +25,10 @@ gpt-fast:
   inductor's ``freezing``, which repacks the weights for oneDNN's
   matrix-vector kernels, about 1.4x faster, and ``cpp_wrapper``, which
   calls the step's ~200 kernels from C++ instead of Python, about 6%
-  faster); the prompt (prefill) runs separately;
+  faster); the prompt (prefill) runs separately, uncompiled, or with
+  ``compile_prefill=True`` compiled once for every prompt length (a
+  dynamic length; about 1.1-1.2x the eager prefill on a CPU, for about
+  a minute more of compiling: see ``benchmark.py``);
 - tokens chosen on the device (the greedy choice inside the compiled
   step, or sampling with a ``generator``), and EOS checked every few steps
   instead of after each one, so the host does not wait for the device
@@ -77,6 +80,12 @@ def _rope(x, cos, sin):
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return (x * cos + rotated * sin).to(x.dtype)
+
+
+def _why(exc):
+    """An exception in one short line."""
+    first = (str(exc).strip().splitlines() or [""])[0][:160]
+    return f"{type(exc).__name__}: {first}"
 
 
 WEIGHTS = (None, "int8")
@@ -284,10 +293,12 @@ class FastGenerator:
     on the first call (``warm_up``; its time is in ``warm_up_seconds``).
     ``weights="int8"`` reads int8 copies of the matrices (see the module's
     docstring); ``weight_bytes`` says how many bytes a step reads.
+    ``compile_prefill=True`` compiles the prompt's forward pass too, once
+    per batch size for every prompt length (``warm_up`` does it).
     """
 
     def __init__(self, model, max_seq_len, max_batch_size=1, compile=True,
-                 weights=None):
+                 weights=None, compile_prefill=False):
         if not isinstance(model, Qwen3Model):
             raise TypeError(
                 f"FastGenerator needs the book's Qwen3Model (from "
@@ -305,6 +316,9 @@ class FastGenerator:
                 f"weights must be None (the model's own) or 'int8', got "
                 f"{weights!r}."
             )
+        if not isinstance(compile_prefill, bool):
+            raise TypeError(f"compile_prefill must be True or False, got "
+                            f"{compile_prefill!r}.")
         cfg = model.cfg
         if max_seq_len > cfg["context_length"]:
             raise ValueError(
@@ -330,8 +344,15 @@ class FastGenerator:
         self._cpp_wrapper = False
         self.warm_up_seconds = None
         self._decode = self.decoder
+        self._prefill = self.decoder.prefill
         if compile:
             self._compile()
+        if compile_prefill and torch_compile_works(self.device):
+            # Not frozen: freezing would keep a second, repacked copy of
+            # the weights
+            self._prefill = torch.compile(self.decoder.prefill,
+                                          fullgraph=True)
+        self.compile_prefill = self._prefill is not self.decoder.prefill
 
     @property
     def weight_bytes(self):
@@ -392,6 +413,8 @@ class FastGenerator:
         with torch.inference_mode():  # as when generating: no recompile
             token = torch.zeros(batch_size, 1, dtype=torch.long,
                                 device=self.device)
+            if self.compile_prefill and self.max_seq_len > 1:
+                self._read_prompt(token.repeat(1, 2), None)  # any length
             self.decoder.prefill(token)
             self.is_token.fill_(True)
             self.pos.fill_(1)
@@ -400,6 +423,29 @@ class FastGenerator:
         synchronize(self.device)
         self.warm_up_seconds = time.perf_counter() - start
         return self.warm_up_seconds
+
+    def _read_prompt(self, token_ids, mask):
+        """The prefill, compiled if asked for (and eager, with one
+        message, if compiling it fails)."""
+        if self._prefill is not self.decoder.prefill and (
+                token_ids.shape[1] > 1):  # one token: nothing to gain
+            # Inference tensors (as the warm-up's), whatever the caller
+            # made, and every length in one graph per batch size (as the
+            # step's): guards that do not change from call to call
+            with torch.inference_mode():
+                token_ids = token_ids.clone()
+                torch._dynamo.mark_dynamic(token_ids, 1)
+                if mask is not None:
+                    mask = mask.clone()
+                    torch._dynamo.mark_dynamic(mask, 1)
+            try:
+                return self._prefill(token_ids, mask)
+            except Exception as exc:  # a compiler that fails on it
+                print(f"Compiling the prefill failed ({_why(exc)}); "
+                      "reading prompts without torch.compile.")
+                self._prefill = self.decoder.prefill
+                self.compile_prefill = False
+        return self.decoder.prefill(token_ids, mask)
 
     def _step(self, token):
         """One compiled (or eager) decoding step at ``self.pos``; returns
@@ -411,8 +457,7 @@ class FastGenerator:
         except Exception as exc:  # a compiler that fails on this model
             if self._decode is self.decoder:
                 raise
-            why = (f"{type(exc).__name__}: "
-                   f"{(str(exc).strip().splitlines() or [''])[0][:160]}")
+            why = _why(exc)
             if self._cpp_wrapper:  # the newer part of inductor: drop it
                 print(f"Compiling the decoding step with cpp_wrapper "
                       f"failed ({why}); compiling without it.")
@@ -459,10 +504,11 @@ class FastGenerator:
         """Read the prompts (batch, n_tokens) into the cache (``mask``:
         bool, False for left padding); return the last position's logits
         (batch, vocab_size) and greedy choice (batch, 1)."""
-        if self.compiled and self.warm_up_seconds is None:
+        if ((self.compiled or self.compile_prefill)
+                and self.warm_up_seconds is None):
             self.warm_up(token_ids.shape[0])
         batch, n = token_ids.shape
-        logits, greedy = self.decoder.prefill(token_ids, mask)
+        logits, greedy = self._read_prompt(token_ids, mask)
         self.is_token[:batch].fill_(True)
         if mask is not None:
             self.is_token[:batch, :n] = mask

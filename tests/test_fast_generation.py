@@ -91,6 +91,55 @@ def test_compiled_step_gives_the_same_tokens(tiny_model):
     assert fast.compiled and fast.warm_up_seconds > 0
 
 
+@pytest.mark.slow  # compiles three graphs
+def test_compiled_prefill_reads_every_prompt_length_with_one_graph(
+        tiny_model):
+    fast = FastGenerator(tiny_model, max_seq_len=40, max_batch_size=4,
+                         compile=False, compile_prefill=True)
+    assert fast.compile_prefill
+    fast.warm_up()  # compiles the prefill for any length
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    vocab_size = TINY_QWEN3_CONFIG["vocab_size"]
+    for prompt in (PROMPT, torch.randint(0, vocab_size, (1, 23)),
+                   torch.randint(0, vocab_size, (1, 2))):
+        n = prompt.shape[1]
+        with torch.inference_mode():
+            expected = fast.decoder.prefill(prompt)  # eager
+            cache = fast.decoder.layers[-1].v_cache[:, :, :n].clone()
+            got = fast.prefill(prompt)
+        for a, b in zip(got, expected, strict=True):  # logits, greedy
+            torch.testing.assert_close(a, b)
+        torch.testing.assert_close(fast.decoder.layers[-1].v_cache[:, :, :n],
+                                   cache)
+        assert torch.equal(fast.generate(prompt, 6),
+                           generate(tiny_model, prompt, 6))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+    # A batch of 3, and a left-padded batch of 4 (with a mask): a graph
+    # each (as the step's), the same tokens
+    assert torch.equal(fast.generate(BATCH, 6), generate(tiny_model, BATCH, 6))
+    token_ids, attention_mask = left_pad(PROMPTS, pad_token_id=0)
+    assert torch.equal(
+        fast.generate(token_ids, 6, attention_mask=attention_mask),
+        generate(tiny_model, token_ids, 6, attention_mask=attention_mask))
+
+
+def test_a_failing_prefill_compiler_falls_back_with_one_message(
+        tiny_model, capsys):
+    fast = FastGenerator(tiny_model, max_seq_len=24, compile=False)
+
+    def broken(token_ids, mask):
+        raise RuntimeError("InvalidCxxCompiler: no working C++ compiler")
+
+    fast._prefill, fast.compile_prefill = broken, True
+    out = fast.generate(PROMPT, 5)
+    assert torch.equal(out, generate_text_basic_cache(tiny_model, PROMPT, 5))
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed == ["Compiling the prefill failed (RuntimeError: "
+                       "InvalidCxxCompiler: no working C++ compiler); "
+                       "reading prompts without torch.compile."]
+    assert not fast.compile_prefill
+
+
 def test_int8_weights_round_to_the_nearest_step():
     weight = torch.randn(6, 40, generator=torch.Generator().manual_seed(0))
     weight[2] = 0  # a row of zeros stays zeros
@@ -284,6 +333,8 @@ def test_full_size_short_run_equals_the_book_loop():
          "eos_token_id"),
         (lambda m, f: f.generate(PROMPT, 3, temperature=-1), ValueError,
          "temperature"),
+        (lambda m, f: FastGenerator(m, 8, compile_prefill="yes"),
+         TypeError, "compile_prefill must be True or False, got 'yes'"),
         (lambda m, f: FastGenerator(m, 8, weights="int4"), ValueError,
          "weights must be None \\(the model's own\\) or 'int8', got "
          "'int4'"),

@@ -90,7 +90,7 @@ def test_kv_cache_vs_length_bad_arguments(args, message, capsys):
 @pytest.mark.slow  # compiles the fast path for the long run
 def test_benchmark_runs_the_chosen_modes(tmp_path):
     result = run("benchmark.py", "--tiny", "--dtype", "bfloat16",
-                 "--modes", "book-cache", "fast-eager",
+                 "--modes", "book-cache", "fast-eager", "fast-compiled",
                  "fast-compiled-int8", "--new-tokens", "5", "--repeats", "1",
                  "--batch-sizes", "--long-steps", "3", "--pp", "40",
                  "--json", str(tmp_path / "b.json"),
@@ -108,9 +108,11 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
     assert report["peers"] == []
     assert report["cpu_kind"] and report["threads"] >= 1
     reading = report["prompt_reading"]
-    assert [row["mode"] for row in reading] == ["book: KV cache",
-                                                "fast path",
-                                                "fast path (int8)"]
+    assert [row["mode"] for row in reading] == [
+        "book: KV cache", "fast path", "fast path (compiled prefill)",
+        "fast path (int8)"]
+    assert re.search(r"compiling the fast path's prefill: [\d.]+ s",
+                     result.stdout)
     for row in reading:
         assert row["prompt_tokens"] == 40
         assert row["prompt_tokens_per_sec"] == pytest.approx(
@@ -119,7 +121,7 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
         assert re.search(rf"{mode}\s+pp40:\s+[\d.]+ tokens/sec, "
                          r"time to first token\s+[\d.]+ s", result.stdout)
     assert [m["mode"] for m in report["modes"]] == [
-        "book: KV cache", "fast path (eager)",
+        "book: KV cache", "fast path (eager)", "fast path (compiled)",
         "fast path (compiled, int8 weights)"]
     accuracy = report["int8_accuracy"]
     assert accuracy["steps"] == 128 - 10  # the tiny model's context
@@ -192,3 +194,36 @@ def test_a_read_only_output_folder_is_refused(tmp_path, capsys):
         tmp_path.chmod(0o700)
     assert code == 2
     assert "is not writable; choose another folder" in err
+
+
+def test_ratios_to_llama_cpp_pair_the_same_bytes_per_weight(capsys):
+    benchmark = script_args.load_script(FOLDER / "benchmark.py")
+    results = [{"mode": "fast path (compiled)", "tokens_per_sec": 30.0},
+               {"mode": "fast path (compiled, int8 weights)",
+                "tokens_per_sec": 44.0}]
+    reading = [
+        {"mode": "fast path", "prompt_tokens_per_sec": 500.0,
+         "time_to_first_token_s": 1.024},
+        {"mode": "fast path (compiled prefill)",
+         "prompt_tokens_per_sec": 600.0, "time_to_first_token_s": 0.853},
+        {"mode": "fast path (int8)", "prompt_tokens_per_sec": 400.0,
+         "time_to_first_token_s": 1.28}]
+    peers = [{"gguf_type": "bf16", "tokens_per_sec": 25.0,
+              "prompt_tokens_per_sec": 480.0, "time_to_first_token_s": 1.067},
+             {"gguf_type": "q8_0", "tokens_per_sec": 40.0,
+              "prompt_tokens_per_sec": 320.0, "time_to_first_token_s": 1.6}]
+    benchmark.side_by_side(results, reading, peers, "bfloat16")
+    assert capsys.readouterr().out.strip().split("\n\n") == [
+        "fast path (compiled) against llama.cpp (bf16 GGUF):\n"
+        "  decoding: 1.20x llama.cpp's tokens/sec\n"
+        "  prompt, fast path (compiled prefill): 1.25x llama.cpp's "
+        "tokens/sec; time to first token 0.85 s vs 1.07 s",
+        "fast path (compiled, int8 weights) against llama.cpp (q8_0 GGUF):\n"
+        "  decoding: 1.10x llama.cpp's tokens/sec\n"
+        "  prompt, fast path (int8): 1.25x llama.cpp's tokens/sec; time to "
+        "first token 1.28 s vs 1.60 s"]
+    # Our float32 has no GGUF of the same bytes here: int8 only
+    benchmark.side_by_side(results, reading[:1] + reading[2:], peers,
+                           "float32")
+    out = capsys.readouterr().out
+    assert "bf16 GGUF" not in out and "q8_0 GGUF" in out

@@ -27,9 +27,11 @@ on a first run; see ``llama_cpp_peer.py``): its decoding (tg) and prompt
 
 Then reading a prompt of ``--pp`` tokens (512 by default, llama-bench's
 pp512), apart from decoding: the prompt tokens/sec and the time to the
-first token, for the book's KV-cache model and the fast path (whose
-prefill runs uncompiled, as the book's); then the fast path (compiled)
-at larger batches (aggregate tokens/sec), and its time per token over
+first token, for the book's KV-cache model and the fast path (its
+prefill uncompiled, as the book's, and, with ``fast-compiled`` among the
+modes, compiled: one graph for every length); then the fast path
+(compiled) at larger batches (aggregate tokens/sec), and its time per
+token over
 ``--long-steps`` steps (flat is the goal).
 """
 
@@ -64,8 +66,6 @@ from helpers.timing import (
     median_seconds,
 )
 from helpers.tiny_model import TINY_QWEN3_CONFIG
-
-PEERS = ["llama.cpp"]
 
 # Engines that run beside ours on the same weights (llama_cpp_peer.py)
 PEERS = ["llama.cpp"]
@@ -252,11 +252,18 @@ def prompt_reading(model, args):
     generator = torch.Generator().manual_seed(1)
     prompt = torch.randint(0, args.cfg["vocab_size"], (1, args.pp),
                            generator=generator).to(args.device)
-    # The prefill is uncompiled either way; the step is not timed here
+    # Only the prefill is timed here, uncompiled (as the book's) and, with
+    # the compiled fast path, compiled (its warm-up compiles it)
     fns = {"book: KV cache": lambda ids, n: generate_text_basic_cache(
                model, ids, n),
            "fast path": FastGenerator(model, args.pp + 1,
                                       compile=False).generate}
+    if "fast-compiled" in args.modes and torch_compile_works(args.device):
+        compiled = FastGenerator(model, args.pp + 1, compile=False,
+                                 compile_prefill=True)
+        print(f"  compiling the fast path's prefill: "
+              f"{compiled.warm_up():.1f} s", flush=True)
+        fns["fast path (compiled prefill)"] = compiled.generate
     if "fast-compiled-int8" in args.modes:
         fns["fast path (int8)"] = FastGenerator(
             model, args.pp + 1, compile=False, weights="int8").generate
@@ -283,13 +290,15 @@ def side_by_side(results, reading, peers, dtype):
     our bfloat16 against the bf16 GGUF (nothing where our model runs in
     float32, which llama.cpp's files here do not hold), our int8 weights
     against q8_0."""
-    pairs = [("fast-compiled", "fast path", {"bfloat16": "bf16"}.get(dtype)),
-             ("fast-compiled-int8", "fast path (int8)", "q8_0")]
-    for key, prefill_mode, gguf_type in pairs:
+    # The prompt: the compiled prefill where it ran, else the eager one
+    pairs = [("fast-compiled", ["fast path (compiled prefill)", "fast path"],
+              {"bfloat16": "bf16"}.get(dtype)),
+             ("fast-compiled-int8", ["fast path (int8)"], "q8_0")]
+    for key, prefill_modes, gguf_type in pairs:
         same = next((p for p in peers if p["gguf_type"] == gguf_type), None)
         fast = next((r for r in results if r["mode"] == MODES[key]), None)
-        prefill = next((r for r in reading if r["mode"] == prefill_mode),
-                       None)
+        prefill = next((r for mode in prefill_modes for r in reading
+                        if r["mode"] == mode), None)
         if same is not None and (fast or prefill):
             _print_ratios(MODES[key], fast, prefill, same)
 
@@ -302,7 +311,8 @@ def _print_ratios(name, fast, prefill, same):
     if prefill and same["prompt_tokens_per_sec"]:
         ratio = (prefill["prompt_tokens_per_sec"]
                  / same["prompt_tokens_per_sec"])
-        print(f"  prompt: {ratio:.2f}x llama.cpp's tokens/sec; time to "
+        print(f"  prompt, {prefill['mode']}: {ratio:.2f}x llama.cpp's "
+              "tokens/sec; time to "
               "first token "
               f"{prefill['time_to_first_token_s']:.2f} s vs "
               f"{same['time_to_first_token_s']:.2f} s")
