@@ -8,17 +8,29 @@ import platform
 import torch
 
 
-def cpu_name():
-    """The CPU's model name, for example "AMD EPYC" (Linux reads it from
-    /proc/cpuinfo; elsewhere what ``platform`` knows)."""
+def cpu_name(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name, for example "Intel(R) Xeon(R) Platinum 8488C"
+    (Linux reads it from /proc/cpuinfo; elsewhere what ``platform``
+    knows). A name without a model number, as cloud machines often show
+    ("AMD EPYC"), gets the CPU family and model, which tell generations
+    apart: "AMD EPYC (family 26, model 2)"."""
+    fields = {}
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
+        with open(cpuinfo, encoding="utf-8") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                if not key.strip():  # the first CPU's lines end here
+                    break
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name")
+    if not name:
+        return platform.processor() or platform.machine()
+    if not any(c.isdigit() for c in name) and "cpu family" in fields:
+        name += (f" (family {fields['cpu family']}, "
+                 f"model {fields.get('model', '?')})")
+    return name
 
 
 def cpu_kind():

@@ -404,6 +404,9 @@ class FastGenerator:
             # speed; for bfloat16 they gained 4% for 40 s more compiling)
             max_autotune=on_cpu and self.weights == "int8",
             max_autotune_gemm_backends="CPP,ATEN",
+            # ... quietly: no table of the timings on standard error
+            autotune_num_choices_displayed=0,
+            max_autotune_report_choices_stats=False,
         )
 
     def warm_up(self, batch_size=1):

@@ -12,7 +12,7 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers import dtype as dtype_module
 from helpers import generate_text_basic_cache
-from helpers.cpu_kind import cpu_kind
+from helpers.cpu_kind import cpu_kind, cpu_name
 from helpers.dtype import (
     check_dtype,
     check_fits,
@@ -186,3 +186,31 @@ def test_cpu_kind_names_the_machine():
         assert kind.startswith("x86, ")  # AVX2 only: in the test above
     else:
         assert kind == platform.machine().lower()
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: {family}
+model\t\t: 2
+model name\t: {name}
+
+processor\t: 1
+model name\t: another CPU
+"""
+
+
+@pytest.mark.parametrize(("name", "family", "expected"), [
+    # Cloud machines hide the model number: the family tells Zen 4 (25)
+    # from Zen 5 (26)
+    ("AMD EPYC", 26, "AMD EPYC (family 26, model 2)"),
+    ("AMD EPYC", 25, "AMD EPYC (family 25, model 2)"),
+    ("AMD EPYC 9654 96-Core Processor", 25,
+     "AMD EPYC 9654 96-Core Processor"),
+])
+def test_cpu_name_tells_generations_apart(tmp_path, name, family,
+                                          expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(name=name, family=family))
+    assert cpu_name(cpuinfo) == expected
+    assert cpu_name(tmp_path / "missing") == (platform.processor()
+                                             or platform.machine())

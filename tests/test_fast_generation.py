@@ -288,14 +288,17 @@ def test_cpu_compile_options_are_set_while_compiling(tiny_model, weights):
     def step(token, pos, is_token):  # records what a compile would see
         config = torch._inductor.config
         seen.append((config.freezing, config.cpp_wrapper,
-                     config.max_autotune))
+                     config.max_autotune,
+                     # no table of autotuning's timings on stderr
+                     config.autotune_num_choices_displayed,
+                     config.max_autotune_report_choices_stats))
         return fast.decoder(token, pos, is_token)
 
     fast._decode, fast.compiled, fast._cpp_wrapper = step, True, True
     fast.warm_up_seconds = 0.0
     fast.generate(PROMPT, 2)
     # Timing inductor's kernels against aten's pays only for int8 weights
-    assert seen == [(True, True, weights == "int8")]
+    assert seen == [(True, True, weights == "int8", 0, False)]
     config = torch._inductor.config  # only while stepping
     assert not config.freezing and not config.max_autotune
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import pytest
+import torch
 
 import script_args
 from helpers.tiny_model import SMALL_QWEN3_CONFIG, tiny_qwen3_model
@@ -102,6 +103,28 @@ def test_a_build_found_in_the_folder_is_used(tmp_path, monkeypatch):
     built.parent.mkdir(parents=True)
     fake_llama_bench(built, "")
     assert peer.built_llama_bench(tmp_path) == (built, 0.0)
+
+
+@pytest.mark.parametrize(("capability", "name"), [("AVX512", "build"),
+                                                ("AVX2", "build-avx2")])
+def test_llama_cpp_uses_the_vector_instructions_pytorch_uses(
+        tmp_path, monkeypatch, capability, name):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability",
+                        lambda: capability)
+    folder, flags = peer.build_flavour()
+    assert folder == name
+    assert ("-DGGML_NATIVE=ON" in flags) == (capability == "AVX512")
+    assert ("-DGGML_AVX2=ON" in flags) == (capability == "AVX2")
+    assert not any("AVX512" in flag for flag in flags)
+    # A build for the other instructions is not taken for this one
+    monkeypatch.delenv("LLAMA_BENCH", raising=False)
+    monkeypatch.setattr(peer.shutil, "which", lambda name: None)
+    for each in ("build", "build-avx2"):
+        built = tmp_path / "llama.cpp" / each / "bin" / "llama-bench"
+        built.parent.mkdir(parents=True)
+        fake_llama_bench(built, "")
+    assert peer.built_llama_bench(tmp_path) == (
+        tmp_path / "llama.cpp" / name / "bin" / "llama-bench", 0.0)
 
 
 def test_without_cmake_the_build_is_refused_in_one_line(tmp_path,

@@ -279,7 +279,7 @@ def prompt_reading(model, args):
         rows.append({"mode": name, "prompt_tokens": args.pp,
                      "prompt_tokens_per_sec": round(args.pp / ttft, 1),
                      "time_to_first_token_s": round(ttft, 5)})
-        print(f"  {name:<16} pp{args.pp}: {args.pp / ttft:8.1f} "
+        print(f"  {name:<28} pp{args.pp}: {args.pp / ttft:8.1f} "
               f"tokens/sec, time to first token {ttft:6.2f} s",
               flush=True)
     return rows
@@ -534,9 +534,6 @@ def main(argv=None):
                      f"tokens/sec, time to first token "
                      f"{row['time_to_first_token_s']:.2f} s"
                      if row["prompt_tokens_per_sec"] else ""), flush=True)
-        if peers and device.type == "cpu" and "limited" in cpu_kind():
-            print("  (llama.cpp is built for the whole CPU: "
-                  "ATEN_CPU_CAPABILITY limits only PyTorch)")
 
     batches, per_token, kv_bytes, reading = [], [], None, []
     if args.pp:

@@ -8,7 +8,11 @@ same weights, this module
    or one built before in ``--llama-cpp-dir``; else builds it there.
    llama.cpp's source comes from the ``llama-cpp-python`` sdist on the
    package index (``pip download``; nothing else is downloaded), and
-   CMake builds only ``llama-bench`` for this CPU (``GGML_NATIVE``);
+   CMake builds only ``llama-bench`` for this CPU (``GGML_NATIVE``), or,
+   where PyTorch runs its AVX2 kernels (an AVX2-only CPU, or a bigger one
+   limited with ``ATEN_CPU_CAPABILITY=avx2`` to stand in for one), for
+   AVX2, in a folder of its own, so both engines use the same
+   instructions;
 2. exports the benchmark's random-weights model to GGUF: the book's
    ``Qwen3Model`` as transformers' ``Qwen3ForCausalLM``
    (``transformers_bridge.py``), ``save_pretrained`` with the real
@@ -102,6 +106,19 @@ def llama_cpp_source(folder):
     return source
 
 
+def build_flavour():
+    """The build folder's name and the CMake flags that choose llama.cpp's
+    vector instructions: AVX2 where PyTorch uses AVX2 (see the module's
+    docstring), else the whole CPU's."""
+    import torch
+
+    if torch.backends.cpu.get_cpu_capability() == "AVX2":
+        return "build-avx2", ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON",
+                              "-DGGML_AVX2=ON", "-DGGML_FMA=ON",
+                              "-DGGML_F16C=ON", "-DGGML_BMI2=ON"]
+    return "build", ["-DGGML_NATIVE=ON"]
+
+
 def built_llama_bench(folder):
     """The path of ``llama-bench``, found or built (see the module's
     docstring); the seconds a build took (0 when none was needed)."""
@@ -113,7 +130,8 @@ def built_llama_bench(folder):
         return Path(given), 0.0
     if on_path := shutil.which("llama-bench"):
         return Path(on_path), 0.0
-    build = Path(folder) / "llama.cpp" / "build"
+    name, flags = build_flavour()
+    build = Path(folder) / "llama.cpp" / name
     exe = "llama-bench.exe" if os.name == "nt" else "llama-bench"
     for candidate in (build / "bin" / exe, build / "bin" / "Release" / exe):
         if candidate.is_file():
@@ -126,7 +144,7 @@ def built_llama_bench(folder):
     start = time.perf_counter()
     source = llama_cpp_source(folder)
     _run([cmake, "-S", source, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-          "-DGGML_NATIVE=ON", "-DGGML_CCACHE=OFF", "-DLLAMA_CURL=OFF",
+          *flags, "-DGGML_CCACHE=OFF", "-DLLAMA_CURL=OFF",
           "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
           "-DLLAMA_BUILD_SERVER=OFF"], "configuring llama.cpp with CMake")
     _run([cmake, "--build", build, "--config", "Release", "--target",
