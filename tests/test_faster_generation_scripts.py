@@ -222,8 +222,14 @@ def test_ratios_to_llama_cpp_pair_the_same_bytes_per_weight(capsys):
         "  decoding: 1.10x llama.cpp's tokens/sec\n"
         "  prompt, fast path (int8): 1.25x llama.cpp's tokens/sec; time to "
         "first token 1.28 s vs 1.60 s"]
-    # Our float32 has no GGUF of the same bytes here: int8 only
+    # Our float32 against the f32 GGUF, not the bf16 one
+    peers.append({"gguf_type": "f32", "tokens_per_sec": 15.0,
+                  "prompt_tokens_per_sec": 200.0,
+                  "time_to_first_token_s": 2.56})
     benchmark.side_by_side(results, reading[:1] + reading[2:], peers,
                            "float32")
     out = capsys.readouterr().out
-    assert "bf16 GGUF" not in out and "q8_0 GGUF" in out
+    assert "bf16 GGUF" not in out
+    assert ("fast path (compiled) against llama.cpp (f32 GGUF):\n"
+            "  decoding: 2.00x llama.cpp's tokens/sec\n"
+            "  prompt, fast path: 2.50x") in out

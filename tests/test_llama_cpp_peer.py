@@ -206,3 +206,29 @@ def test_rows_from_the_same_weights(llama_cpp_source, tmp_path,
     assert "exported the weights to GGUF (bf16, q8_0)" in (
         capsys.readouterr().out)
     json.dumps(rows)  # what benchmark.py writes
+
+
+def test_a_float32_model_is_compared_with_an_f32_file_too(tmp_path,
+                                                          monkeypatch):
+    """On a CPU without bfloat16 instructions the model runs in float32:
+    the same bytes per weight as an f32 GGUF."""
+    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
+        tmp_path / "llama-bench", LLAMA_BENCH_JSON)))
+    monkeypatch.setattr(peer, "llama_cpp_source", lambda folder: folder)
+    asked = []
+
+    def export(model, source, out_dir, outtypes):
+        asked.extend(outtypes)
+        paths = {t: Path(out_dir) / f"{t}.gguf" for t in outtypes}
+        for path in paths.values():
+            path.write_bytes(b"GGUF")
+        return paths
+
+    monkeypatch.setattr(peer, "export_gguf", export)
+    model = tiny_qwen3_model(cfg={**SMALL_QWEN3_CONFIG,
+                                  "dtype": torch.float32})
+    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
+                                 new_tokens=8, threads=2, repeats=1)
+    rows = peer.llama_cpp_rows(model, args)
+    assert asked == ["f32", "bf16", "q8_0"]
+    assert [row["gguf_type"] for row in rows] == asked

@@ -287,12 +287,11 @@ def prompt_reading(model, args):
 
 def side_by_side(results, reading, peers, dtype):
     """The fast path's ratios to llama.cpp at the same bytes per weight:
-    our bfloat16 against the bf16 GGUF (nothing where our model runs in
-    float32, which llama.cpp's files here do not hold), our int8 weights
-    against q8_0."""
+    our bfloat16 against the bf16 GGUF (or float32 against f32, where the
+    model runs in float32), our int8 weights against q8_0."""
     # The prompt: the compiled prefill where it ran, else the eager one
     pairs = [("fast-compiled", ["fast path (compiled prefill)", "fast path"],
-              {"bfloat16": "bf16"}.get(dtype)),
+              {"bfloat16": "bf16", "float32": "f32"}.get(dtype)),
              ("fast-compiled-int8", ["fast path (int8)"], "q8_0")]
     for key, prefill_modes, gguf_type in pairs:
         same = next((p for p in peers if p["gguf_type"] == gguf_type), None)

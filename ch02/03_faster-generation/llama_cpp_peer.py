@@ -18,7 +18,8 @@ same weights, this module
    (``transformers_bridge.py``), ``save_pretrained`` with the real
    tokenizer (rebuilt offline), then llama.cpp's own
    ``convert_hf_to_gguf.py`` to ``bf16`` and ``q8_0`` (8-bit weights in
-   blocks of 32 with one scale each);
+   blocks of 32 with one scale each), and ``f32`` where the model runs in
+   float32;
 3. runs ``llama-bench`` with the benchmark's thread count, prompt length
    (pp) and new tokens (tg), and reads its JSON.
 
@@ -37,6 +38,8 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+import torch
 
 LLAMA_CPP_PYTHON = "llama-cpp-python==0.3.36"  # bundles llama.cpp's source
 OUTTYPES = ("bf16", "q8_0")
@@ -110,8 +113,6 @@ def build_flavour():
     """The build folder's name and the CMake flags that choose llama.cpp's
     vector instructions: AVX2 where PyTorch uses AVX2 (see the module's
     docstring), else the whole CPU's."""
-    import torch
-
     if torch.backends.cpu.get_cpu_capability() == "AVX2":
         return "build-avx2", ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON",
                               "-DGGML_AVX2=ON", "-DGGML_FMA=ON",
@@ -214,7 +215,11 @@ def llama_cpp_rows(model, args):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        paths = export_gguf(model, source, tmp)
+        # A model that runs in float32 here (a CPU without bfloat16
+        # instructions) is compared with an f32 GGUF too: the same bytes
+        float32 = model.tok_emb.weight.dtype == torch.float32
+        paths = export_gguf(model, source, tmp,
+                            ("f32",) * float32 + OUTTYPES)
         print(f"  exported the weights to GGUF ({', '.join(paths)}) in "
               f"{time.perf_counter() - start:.0f} s", flush=True)
         for outtype, path in paths.items():
