@@ -121,8 +121,9 @@ _WHAT = {"prompts": "reading prompts (and the loop without a KV cache)",
 
 
 @functools.cache
-def _fastest(device_type, work):
-    """(dtype, why) for a device type and work, measured once."""
+def fastest_dtype(device_type, work):
+    """(dtype, why): the faster dtype for ``work`` on a device type,
+    measured once per process (see ``choose_dtype``)."""
     if device_type == "cpu":
         ratio = _seconds(torch.bfloat16, work) / _seconds(torch.float32,
                                                           work)
@@ -158,7 +159,7 @@ def choose_dtype(device, cfg=None, work="prompts", verbose=True):
                          f"{work!r}.")
     cfg = QWEN_CONFIG_06_B if cfg is None else cfg
     device = torch.device(device)
-    dtype, why = _fastest(device.type, work)
+    dtype, why = fastest_dtype(device.type, work)
     if dtype == torch.float32:
         try:
             check_fits(cfg, dtype, device)

@@ -59,6 +59,7 @@ from .compile_support import torch_compile_works
 from .decoding import beam_search, generate, generate_stream
 from .decoding.padding import attention_allowed
 from .decoding.validation import check_non_negative_int
+from .dtype import fastest_dtype
 from .timing import synchronize
 
 # How often (in steps) `generate` asks the device whether every row has
@@ -103,18 +104,36 @@ def _quantize_int8(weight):
     return q, scale.to(weight.dtype)
 
 
-def _linear(x, weight, scale):
-    """``F.linear(x, weight)``; for int8 weights (``scale`` not None) the
-    int8 kernel, which dequantizes as it reads, or for a prompt of many
-    tokens (arithmetic, not reading, is its cost) the weights dequantized
-    once and the model dtype's kernel, twice as fast there."""
-    if scale is None:
-        return F.linear(x, weight)
-    if x.numel() // x.shape[-1] > INT8_KERNEL_MAX_ROWS:
-        return F.linear(x, weight.to(x.dtype) * scale.to(x.dtype)[:, None])
-    out = torch.ops.aten._weight_int8pack_mm(
-        x.reshape(-1, x.shape[-1]), weight, scale.to(x.dtype))
-    return out.view(*x.shape[:-1], weight.shape[0])
+def _linear(x, weight, scale, compute_dtype=None):
+    """``F.linear(x, weight)``, computed in ``compute_dtype`` if given
+    (the weights converted for this call; the result in x's dtype). For
+    int8 weights (``scale`` not None) the int8 kernel, which dequantizes
+    as it reads, or for a prompt of many tokens (arithmetic, not reading,
+    is its cost) the weights dequantized once and the model dtype's
+    kernel, twice as fast there."""
+    if scale is not None and (
+            x.numel() // x.shape[-1] <= INT8_KERNEL_MAX_ROWS):
+        out = torch.ops.aten._weight_int8pack_mm(
+            x.reshape(-1, x.shape[-1]), weight, scale.to(x.dtype))
+        return out.view(*x.shape[:-1], weight.shape[0])
+    dtype = compute_dtype or x.dtype
+    weight = weight.to(dtype)  # no copy where it is already
+    if scale is not None:
+        weight = weight * scale.to(dtype)[:, None]
+    return F.linear(x.to(dtype), weight).to(x.dtype)
+
+
+def prompt_dtype(device, dtype):
+    """The dtype for a prompt's matrix products: float32 for a bfloat16
+    model on a CPU that computes bfloat16 slowly (no AVX-512 BF16, AMX
+    or ARM bf16: 3-5x slower than float32 over many rows), as
+    ``helpers.dtype`` measures it for reading prompts; else None (the
+    model's dtype). Decoding steps stay in the model's dtype: they read
+    weights, and bfloat16 weights are half the bytes."""
+    if torch.device(device).type != "cpu" or dtype != torch.bfloat16:
+        return None
+    fastest, _why = fastest_dtype("cpu", "prompts")  # measured once
+    return torch.float32 if fastest == torch.float32 else None
 
 
 def _set_weight(module, name, weight, int8):
@@ -195,14 +214,18 @@ class _Decoder(nn.Module):
         self.register_buffer("positions", torch.arange(
             max_seq_len, device=model.tok_emb.weight.device))
         self.max_batch_size = max_batch_size
+        # The prompt's matrix products (see prompt_dtype); None: the
+        # model's dtype
+        self.prompt_dtype = None
 
-    def _block(self, x, layer, cos, sin, attend):
+    def _block(self, x, layer, cos, sin, attend, compute_dtype=None):
         """Layer ``layer`` on x (batch, n, emb_dim) at the positions of
-        cos/sin; ``attend`` writes keys and values and attends."""
+        cos/sin; ``attend`` writes keys and values and attends; matrix
+        products in ``compute_dtype`` if given."""
         b, n, _ = x.shape
         h = _rms_norm(x, layer.norm1, layer.eps)
         # (b, n, (heads + 2 kv) * head_dim)
-        qkv = _linear(h, layer.wqkv, layer.wqkv_scale)
+        qkv = _linear(h, layer.wqkv, layer.wqkv_scale, compute_dtype)
         q, k, v = qkv.split([self.n_heads * self.head_dim,
                              self.n_kv * self.head_dim,
                              self.n_kv * self.head_dim], dim=-1)
@@ -216,12 +239,12 @@ class _Decoder(nn.Module):
             k_cache, v_cache = k_cache[:b], v_cache[:b]
         context = attend(q, k, v, k_cache, v_cache)
         context = context.transpose(1, 2).reshape(b, n, -1)
-        x = x + _linear(context, layer.wo, layer.wo_scale)
+        x = x + _linear(context, layer.wo, layer.wo_scale, compute_dtype)
         h = _rms_norm(x, layer.norm2, layer.eps)
-        gate, up = _linear(h, layer.w_gate_up,
-                           layer.w_gate_up_scale).chunk(2, dim=-1)
+        gate, up = _linear(h, layer.w_gate_up, layer.w_gate_up_scale,
+                           compute_dtype).chunk(2, dim=-1)
         return x + _linear(F.silu(gate) * up, layer.w_down,
-                           layer.w_down_scale)
+                           layer.w_down_scale, compute_dtype)
 
     def _logits(self, x):
         """The logits (batch, vocab_size) of x (batch, emb_dim) and the
@@ -249,8 +272,9 @@ class _Decoder(nn.Module):
 
         x = F.embedding(token_ids, self.tok_emb)
         for layer in self.layers:
-            x = self._block(x, layer, self.cos[:n], self.sin[:n], attend)
-        return self._logits(x[:, -1])
+            x = self._block(x, layer, self.cos[:n], self.sin[:n], attend,
+                            self.prompt_dtype)
+        return self._logits(x[:, -1])  # one row: in the model's dtype
 
     def forward(self, token, pos, is_token):
         """One token per row (batch, 1) at position ``pos`` (a (1,)
@@ -334,6 +358,8 @@ class FastGenerator:
         self.weights = weights
         self.decoder = _Decoder(model, max_seq_len, max_batch_size,
                                 int8=weights == "int8").eval()
+        self.decoder.prompt_dtype = prompt_dtype(
+            self.device, model.tok_emb.weight.dtype)
         self.pos = torch.zeros(1, dtype=torch.long, device=self.device)
         # False where a row of the batch has padding: an input of the
         # step, not a buffer of the decoder, which freezing would make a
@@ -344,15 +370,14 @@ class FastGenerator:
         self._cpp_wrapper = False
         self.warm_up_seconds = None
         self._decode = self.decoder
-        self._prefill = self.decoder.prefill
         if compile:
             self._compile()
-        if compile_prefill and torch_compile_works(self.device):
-            # Not frozen: freezing would keep a second, repacked copy of
-            # the weights
-            self._prefill = torch.compile(self.decoder.prefill,
-                                          fullgraph=True)
-        self.compile_prefill = self._prefill is not self.decoder.prefill
+        self.compile_prefill = (compile_prefill
+                                and torch_compile_works(self.device))
+        # Not frozen: freezing would keep a second, repacked copy of the
+        # weights
+        self._prefill = (torch.compile(self.decoder.prefill, fullgraph=True)
+                         if self.compile_prefill else None)
 
     @property
     def weight_bytes(self):
@@ -430,7 +455,7 @@ class FastGenerator:
     def _read_prompt(self, token_ids, mask):
         """The prefill, compiled if asked for (and eager, with one
         message, if compiling it fails)."""
-        if self._prefill is not self.decoder.prefill and (
+        if self.compile_prefill and (
                 token_ids.shape[1] > 1):  # one token: nothing to gain
             # Inference tensors (as the warm-up's), whatever the caller
             # made, and every length in one graph per batch size (as the
@@ -446,7 +471,6 @@ class FastGenerator:
             except Exception as exc:  # a compiler that fails on it
                 print(f"Compiling the prefill failed ({_why(exc)}); "
                       "reading prompts without torch.compile.")
-                self._prefill = self.decoder.prefill
                 self.compile_prefill = False
         return self.decoder.prefill(token_ids, mask)
 

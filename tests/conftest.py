@@ -74,9 +74,9 @@ def avx2_only_timings(monkeypatch):
                ("decoding", torch.float32): 0.003}
     monkeypatch.setattr(dtype_module, "_seconds",
                         lambda dtype, work: seconds[work, dtype])
-    dtype_module._fastest.cache_clear()
+    dtype_module.fastest_dtype.cache_clear()
     yield
-    dtype_module._fastest.cache_clear()
+    dtype_module.fastest_dtype.cache_clear()
 
 
 @pytest.fixture(autouse=True)

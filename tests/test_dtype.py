@@ -42,10 +42,10 @@ def timings(monkeypatch):
         seconds = {torch.bfloat16: bf16, torch.float32: fp32}
         monkeypatch.setattr(dtype_module, "_seconds",
                             lambda dtype, work: seconds[dtype])
-        dtype_module._fastest.cache_clear()
+        dtype_module.fastest_dtype.cache_clear()
 
     yield set_seconds
-    dtype_module._fastest.cache_clear()
+    dtype_module.fastest_dtype.cache_clear()
 
 
 def test_slow_bfloat16_means_float32_and_says_why(timings, capsys):
@@ -81,13 +81,13 @@ def test_the_choice_is_measured_once(monkeypatch):
     calls = []
     monkeypatch.setattr(dtype_module, "_seconds",
                         lambda dtype, work: calls.append(work) or 1.0)
-    dtype_module._fastest.cache_clear()
+    dtype_module.fastest_dtype.cache_clear()
     try:
         for _ in range(3):
             choose_dtype("cpu", verbose=False)
             choose_dtype("cpu", work="decoding", verbose=False)
     finally:
-        dtype_module._fastest.cache_clear()
+        dtype_module.fastest_dtype.cache_clear()
     # one product in each dtype, per kind of work
     assert calls == ["prompts", "prompts", "decoding", "decoding"]
 

@@ -6,8 +6,14 @@ import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from bad_input import BAD_IDS
-from helpers import beam_search, generate_text_basic_cache, left_pad
+from helpers import (
+    beam_search,
+    fast_generation,
+    generate_text_basic_cache,
+    left_pad,
+)
 from helpers.decoding import generate
+from helpers.dtype import to_dtype
 from helpers.fast_generation import FastGenerator, _quantize_int8
 from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
@@ -98,6 +104,7 @@ def test_compiled_prefill_reads_every_prompt_length_with_one_graph(
                          compile=False, compile_prefill=True)
     assert fast.compile_prefill
     fast.warm_up()  # compiles the prefill for any length
+    assert not FastGenerator(tiny_model, 8, compile=False).compile_prefill
     graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
     vocab_size = TINY_QWEN3_CONFIG["vocab_size"]
     for prompt in (PROMPT, torch.randint(0, vocab_size, (1, 23)),
@@ -138,6 +145,40 @@ def test_a_failing_prefill_compiler_falls_back_with_one_message(
                        "InvalidCxxCompiler: no working C++ compiler); "
                        "reading prompts without torch.compile."]
     assert not fast.compile_prefill
+
+
+def test_a_cpu_with_slow_bfloat16_reads_prompts_in_float32(
+        avx2_only_timings, monkeypatch):
+    """Without bfloat16 instructions a prompt's matrix products run in
+    float32 on the bfloat16 weights (3-5x faster there); the decoding
+    step and the output layer's one row stay bfloat16."""
+    cfg = {**TINY_QWEN3_CONFIG, "dtype": torch.bfloat16}
+    model = tiny_qwen3_model(cfg=cfg)
+    fast = FastGenerator(model, 40, max_batch_size=2, compile=False)
+    assert fast.decoder.prompt_dtype == torch.float32
+    reference = FastGenerator(to_dtype(tiny_qwen3_model(cfg=cfg),
+                                       torch.float32), 40,
+                              max_batch_size=2, compile=False)
+    assert reference.decoder.prompt_dtype is None  # float32 already
+    prompt = torch.randint(0, cfg["vocab_size"], (2, 30))
+    with torch.inference_mode():
+        expected = reference.prefill(prompt)[0]
+    seen, original = [], torch.nn.functional.linear
+
+    def linear(x, weight):  # (rows, dtype of x, dtype of the weights)
+        seen.append((x.numel() // x.shape[-1], x.dtype, weight.dtype))
+        return original(x, weight)
+
+    monkeypatch.setattr(fast_generation.F, "linear", linear)
+    with torch.inference_mode():
+        logits = fast.prefill(prompt)[0]
+        fast.step(logits.argmax(-1, keepdim=True))
+    per_block = 4 * cfg["n_layers"]  # qkv, out, gate and up, down
+    bf16 = torch.bfloat16
+    assert seen == ([(60, torch.float32, torch.float32)] * per_block
+                    + [(2, bf16, bf16)]  # the prompt's last position
+                    + [(2, bf16, bf16)] * (per_block + 1))  # the step
+    torch.testing.assert_close(logits.float(), expected, atol=0.02, rtol=0)
 
 
 def test_int8_weights_round_to_the_nearest_step():
