@@ -254,10 +254,15 @@ def prompt_reading(model, args):
                            generator=generator).to(args.device)
     # Only the prefill is timed here, uncompiled (as the book's) and, with
     # the compiled fast path, compiled (its warm-up compiles it)
+    fast = FastGenerator(model, args.pp + 1, compile=False)
+    if fast.decoder.prompt_dtype is not None:
+        print(f"  (the fast path reads prompts with "
+              f"{dtype_name(fast.decoder.prompt_dtype)} matrix products: "
+              f"this CPU computes {dtype_name(args.cfg['dtype'])} slowly)",
+              flush=True)
     fns = {"book: KV cache": lambda ids, n: generate_text_basic_cache(
                model, ids, n),
-           "fast path": FastGenerator(model, args.pp + 1,
-                                      compile=False).generate}
+           "fast path": fast.generate}
     if "fast-compiled" in args.modes and torch_compile_works(args.device):
         compiled = FastGenerator(model, args.pp + 1, compile=False,
                                  compile_prefill=True)
@@ -277,6 +282,10 @@ def prompt_reading(model, args):
     for name in fns:
         ttft = statistics.median(seconds[name])
         rows.append({"mode": name, "prompt_tokens": args.pp,
+                     "prompt_dtype": dtype_name(
+                         fast.decoder.prompt_dtype or args.cfg["dtype"])
+                     if name.startswith("fast") else
+                     dtype_name(args.cfg["dtype"]),
                      "prompt_tokens_per_sec": round(args.pp / ttft, 1),
                      "time_to_first_token_s": round(ttft, 5)})
         print(f"  {name:<28} pp{args.pp}: {args.pp / ttft:8.1f} "
