@@ -99,7 +99,9 @@ def test_llama_bench_given_by_the_environment(tmp_path, monkeypatch):
 def test_a_build_found_in_the_folder_is_used(tmp_path, monkeypatch):
     monkeypatch.delenv("LLAMA_BENCH", raising=False)
     monkeypatch.setattr(peer.shutil, "which", lambda name: None)
-    built = tmp_path / "llama.cpp" / "build" / "bin" / "llama-bench"
+    # "build", or "build-avx2" where PyTorch runs AVX2 kernels
+    folder = peer.build_flavour()[0]
+    built = tmp_path / "llama.cpp" / folder / "bin" / "llama-bench"
     built.parent.mkdir(parents=True)
     fake_llama_bench(built, "")
     assert peer.built_llama_bench(tmp_path) == (built, 0.0)
