@@ -27,8 +27,8 @@ gpt-fast:
   calls the step's ~200 kernels from C++ instead of Python, about 6%
   faster); the prompt (prefill) runs separately, uncompiled, or with
   ``compile_prefill=True`` compiled once for every prompt length (a
-  dynamic length; about 1.1-1.2x the eager prefill on a CPU, for about
-  a minute more of compiling: see ``benchmark.py``);
+  dynamic length; 5-9% faster than the eager prefill on the CPUs
+  measured, for about 40 s more of compiling: see ``benchmark.py``);
 - tokens chosen on the device (the greedy choice inside the compiled
   step, or sampling with a ``generator``), and EOS checked every few steps
   instead of after each one, so the host does not wait for the device
