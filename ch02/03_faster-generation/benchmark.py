@@ -31,8 +31,7 @@ first token, for the book's KV-cache model and the fast path (its
 prefill uncompiled, as the book's, and, with ``fast-compiled`` among the
 modes, compiled: one graph for every length); then the fast path
 (compiled) at larger batches (aggregate tokens/sec), and its time per
-token over
-``--long-steps`` steps (flat is the goal).
+token over ``--long-steps`` steps (flat is the goal).
 """
 
 import argparse
@@ -320,8 +319,7 @@ def _print_ratios(name, fast, prefill, same):
         ratio = (prefill["prompt_tokens_per_sec"]
                  / same["prompt_tokens_per_sec"])
         print(f"  prompt, {prefill['mode']}: {ratio:.2f}x llama.cpp's "
-              "tokens/sec; time to "
-              "first token "
+              "tokens/sec; time to first token "
               f"{prefill['time_to_first_token_s']:.2f} s vs "
               f"{same['time_to_first_token_s']:.2f} s")
 

@@ -219,7 +219,7 @@ def llama_cpp_rows(model, args):
         # instructions) is compared with an f32 GGUF too: the same bytes
         float32 = model.tok_emb.weight.dtype == torch.float32
         paths = export_gguf(model, source, tmp,
-                            ("f32",) * float32 + OUTTYPES)
+                            (("f32",) if float32 else ()) + OUTTYPES)
         print(f"  exported the weights to GGUF ({', '.join(paths)}) in "
               f"{time.perf_counter() - start:.0f} s", flush=True)
         for outtype, path in paths.items():
