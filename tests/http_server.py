@@ -55,8 +55,11 @@ class FakeFileServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        # shutdown() waits up to one poll interval (0.5 s by default,
+        # half a second at the end of each of some 40 tests)
         self.thread = threading.Thread(
-            target=self.httpd.serve_forever, daemon=True
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+            daemon=True,
         )
 
     @property
