@@ -13,11 +13,13 @@ gpt-fast:
 - a KV cache allocated once for ``max_batch_size x max_seq_len`` and
   written in place at a position held in a tensor, so every decoding step
   has the same shapes;
-- attention through ``scaled_dot_product_attention`` over the whole
-  cache with a mask of the positions written so far (one comparison per
-  step, no O(T^2) mask); in a decoding step the query heads that share a
-  key/value head are that head's rows, so the cache is read once, not
-  repeated for every head of its group;
+- attention through ``scaled_dot_product_attention`` over the cache
+  with a mask of the positions written so far (one comparison per step,
+  no O(T^2) mask); on a CPU over the first positions only, in blocks of
+  128, so a short text in a long cache does not pay for the whole (a
+  dynamic length: still one compiled graph); in a decoding step the
+  query heads that share a key/value head are that head's rows, so the
+  cache is read once, not repeated for every head of its group;
 - queries, keys and values in one matrix multiplication, and the feed
   forward's gate and up projections in another;
 - one decoding step compiled once with static shapes (``fullgraph=True``;
@@ -62,6 +64,9 @@ from .decoding.validation import check_non_negative_int
 from .dtype import fastest_dtype
 from .timing import synchronize
 
+# A decoding step on a CPU attends over the positions written so far,
+# rounded up to a multiple of this (see FastGenerator._attended)
+ATTEND_BLOCK = 128
 # How often (in steps) `generate` asks the device whether every row has
 # produced EOS; each check waits for the device
 EOS_CHECK_EVERY = 8
@@ -195,13 +200,15 @@ class _Decoder(nn.Module):
     """The model's forward pass with a static KV cache: ``prefill`` for a
     prompt, ``forward`` for one decoding step with static shapes."""
 
-    def __init__(self, model, max_seq_len, max_batch_size, int8=False):
+    def __init__(self, model, max_seq_len, max_batch_size, int8=False,
+                 spare=0):
         super().__init__()
         cfg = model.cfg
         self.n_heads = cfg["n_heads"]
         self.n_kv = cfg["n_kv_groups"]
         self.head_dim = cfg["head_dim"] or cfg["emb_dim"] // cfg["n_heads"]
-        cache_shape = (max_batch_size, self.n_kv, max_seq_len,
+        # ``spare``: positions more than a text can fill (see FastGenerator)
+        cache_shape = (max_batch_size, self.n_kv, max_seq_len + spare,
                        self.head_dim)
         self.layers = nn.ModuleList(_Layer(block, cache_shape, int8)
                                     for block in model.trf_blocks)
@@ -211,8 +218,6 @@ class _Decoder(nn.Module):
         _set_weight(self, "out_head", _shared(model.out_head.weight), int8)
         self.register_buffer("cos", model.cos[:max_seq_len].clone())
         self.register_buffer("sin", model.sin[:max_seq_len].clone())
-        self.register_buffer("positions", torch.arange(
-            max_seq_len, device=model.tok_emb.weight.device))
         self.max_batch_size = max_batch_size
         # The prompt's matrix products (see prompt_dtype); None: the
         # model's dtype
@@ -276,16 +281,18 @@ class _Decoder(nn.Module):
                             self.prompt_dtype)
         return self._logits(x[:, -1])  # one row: in the model's dtype
 
-    def forward(self, token, pos, is_token):
+    def forward(self, token, pos, is_token, positions):
         """One token per row (batch, 1) at position ``pos`` (a (1,)
         tensor): write its keys and values in place and return the logits
         (batch, vocab_size) and the greedy choice (batch, 1).
-        ``is_token`` (bool, batch x max_seq_len) is False where a row
-        has padding."""
+        ``is_token`` (bool, batch x at least n) is False where a row
+        has padding. Attention reads the cache's first n positions, those
+        in ``positions`` (0, 1, ..., n - 1, with n > pos)."""
+        n = positions.shape[0]
         cos = self.cos.index_select(0, pos)  # (1, head_dim)
         sin = self.sin.index_select(0, pos)
-        # (batch, 1, 1, max_seq_len)
-        mask = (self.positions <= pos) & is_token[:, None, None, :]
+        # (batch, 1, 1, n)
+        mask = (positions <= pos) & is_token[:, None, None, :n]
 
         def attend(q, k, v, k_cache, v_cache):
             k_cache.index_copy_(2, pos, k)
@@ -298,7 +305,7 @@ class _Decoder(nn.Module):
             b = q.shape[0]
             q = q.reshape(b, self.n_kv, self.n_heads // self.n_kv, -1)
             context = F.scaled_dot_product_attention(
-                q, k_cache, v_cache, attn_mask=mask
+                q, k_cache[:, :, :n], v_cache[:, :, :n], attn_mask=mask
             )
             return context.reshape(b, self.n_heads, 1, -1)
 
@@ -356,15 +363,22 @@ class FastGenerator:
         self.max_batch_size = max_batch_size
         self.device = model.tok_emb.weight.device
         self.weights = weights
+        # One position more than a text can fill where the compiled step
+        # attends over a dynamic number of them (see _attended): the
+        # slices it reads then never span a whole tensor, which would
+        # change their layout (contiguous) and compile a second graph
+        spare = int(self.device.type == "cpu" and compile)
         self.decoder = _Decoder(model, max_seq_len, max_batch_size,
-                                int8=weights == "int8").eval()
+                                int8=weights == "int8", spare=spare).eval()
         self.decoder.prompt_dtype = prompt_dtype(
             self.device, model.tok_emb.weight.dtype)
         self.pos = torch.zeros(1, dtype=torch.long, device=self.device)
-        # False where a row of the batch has padding: an input of the
-        # step, not a buffer of the decoder, which freezing would make a
-        # constant
-        self.is_token = torch.ones(max_batch_size, max_seq_len,
+        self._length = 0  # self.pos, kept on the host too
+        # Inputs of the step, not buffers of the decoder, which freezing
+        # would make constants: is_token is False where a row of the batch
+        # has padding; positions are the cache's, 0 to max_seq_len - 1
+        self.positions = torch.arange(max_seq_len, device=self.device)
+        self.is_token = torch.ones(max_batch_size, max_seq_len + spare,
                                    dtype=torch.bool, device=self.device)
         self.compiled = compile
         self._cpp_wrapper = False
@@ -387,7 +401,7 @@ class FastGenerator:
                    *self.decoder.named_buffers()]
         return sum(t.numel() * t.element_size() for name, t in tensors
                    if name != "tok_emb" and not name.endswith(
-                       ("_cache", "cos", "sin", "positions")))
+                       ("_cache", "cos", "sin")))
 
     @property
     def kv_cache_bytes(self):
@@ -446,6 +460,7 @@ class FastGenerator:
             self.decoder.prefill(token)
             self.is_token.fill_(True)
             self.pos.fill_(1)
+            self._length = 1
             for _ in range(3):  # CUDA graphs record on a later call
                 self._step(token)
         synchronize(self.device)
@@ -480,7 +495,8 @@ class FastGenerator:
         try:
             with self._cpu_options():
                 logits, greedy = self._decode(
-                    token, self.pos, self.is_token[:token.shape[0]])
+                    token, self.pos, self.is_token[:token.shape[0]],
+                    self._attended())
         except Exception as exc:  # a compiler that fails on this model
             if self._decode is self.decoder:
                 raise
@@ -500,7 +516,23 @@ class FastGenerator:
             # A CUDA graph reuses its outputs on the next step
             logits, greedy = logits.clone(), greedy.clone()
         self.pos += 1
+        self._length += 1
         return logits, greedy
+
+    def _attended(self):
+        """The positions the next step attends over: on a CPU those
+        written so far, rounded up to a multiple of ATTEND_BLOCK, so that
+        a short text does not pay for attending over a long cache (at
+        2,048 positions a 140-token text decoded at 0.66x the speed);
+        their number is dynamic, so one compiled graph serves them all.
+        Elsewhere the whole cache: a CUDA graph needs fixed shapes, and a
+        GPU reads the cache quickly."""
+        if self.device.type != "cpu" or self.max_seq_len <= ATTEND_BLOCK:
+            return self.positions
+        n = -(-(self._length + 1) // ATTEND_BLOCK) * ATTEND_BLOCK
+        positions = self.positions[:n]
+        torch._dynamo.mark_dynamic(positions, 0)
+        return positions
 
     # The backend of helpers.decoding's loop ---------------------------------
 
@@ -540,6 +572,7 @@ class FastGenerator:
         if mask is not None:
             self.is_token[:batch, :n] = mask
         self.pos.fill_(n)
+        self._length = n
         return logits, greedy
 
     def step(self, token):

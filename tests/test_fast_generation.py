@@ -248,6 +248,40 @@ def test_compiled_beam_search_compiles_once(tiny_model, capsys):
     assert fast.compiled and "failed" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("compile", [
+    False, pytest.param(True, marks=pytest.mark.slow),  # compiles
+])
+def test_a_long_cache_attends_over_the_positions_written_so_far(compile,
+                                                                capsys):
+    """On a CPU a step reads the cache's first positions, in blocks of
+    ATTEND_BLOCK, not the whole cache: the same tokens as the book's
+    model all the way to the end of the cache (every block and the last,
+    shorter one, in a left-padded batch), and one compiled graph for every
+    length."""
+    cfg = {**TINY_QWEN3_CONFIG, "context_length": 512}
+    model = seeded_model(cfg, 7).eval()
+    block = fast_generation.ATTEND_BLOCK
+    max_seq_len = 2 * block + 20
+    token_ids, attention_mask = left_pad(PROMPTS[:2], pad_token_id=0)
+    n_new = max_seq_len - token_ids.shape[1]  # fills the cache
+    expected = generate(model, token_ids, n_new,
+                        attention_mask=attention_mask)
+    fast = FastGenerator(model, max_seq_len=max_seq_len, max_batch_size=2,
+                         compile=compile)
+    fast.warm_up(2)
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    lengths = []
+    step = fast._step
+    fast._step = lambda token: (lengths.append(fast._attended().shape[0]),
+                                step(token))[1]
+    got = fast.generate(token_ids, n_new, attention_mask=attention_mask)
+    assert torch.equal(got, expected)
+    assert sorted(set(lengths)) == [block, 2 * block, max_seq_len]
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
+    assert fast.compiled == compile and "failed" not in (
+        capsys.readouterr().out)
+
+
 PROMPTS = [[5, 9, 14, 3, 7, 22], [8, 1], [40, 2, 3], [17]]
 
 
@@ -326,14 +360,14 @@ def test_cpu_compile_options_are_set_while_compiling(tiny_model, weights):
                          weights=weights)
     seen = []
 
-    def step(token, pos, is_token):  # records what a compile would see
+    def step(token, pos, is_token, positions):  # what a compile would see
         config = torch._inductor.config
         seen.append((config.freezing, config.cpp_wrapper,
                      config.max_autotune,
                      # no table of autotuning's timings on stderr
                      config.autotune_num_choices_displayed,
                      config.max_autotune_report_choices_stats))
-        return fast.decoder(token, pos, is_token)
+        return fast.decoder(token, pos, is_token, positions)
 
     fast._decode, fast.compiled, fast._cpp_wrapper = step, True, True
     fast.warm_up_seconds = 0.0

@@ -384,8 +384,9 @@ class Session:
 
     def engine_for(self, n_prompt):
         """The model, or the fast engine with a KV cache for this prompt
-        and its answer: the next power of two, at least 512 tokens (every
-        step attends over the whole cache), made anew (and compiled
+        and its answer: the next power of two, at least 512 tokens (its
+        memory is taken at once; a step reads only the part written, on
+        a CPU), made anew (and compiled
         before the answer's timing starts) only when a prompt outgrows
         it."""
         if self.engine == "book":
