@@ -363,11 +363,13 @@ class FastGenerator:
         self.max_batch_size = max_batch_size
         self.device = model.tok_emb.weight.device
         self.weights = weights
-        # One position more than a text can fill where the compiled step
-        # attends over a dynamic number of them (see _attended): the
-        # slices it reads then never span a whole tensor, which would
-        # change their layout (contiguous) and compile a second graph
-        spare = int(self.device.type == "cpu" and compile)
+        # One position more than a text can fill where a compiled graph
+        # reads a dynamic number of them (the CPU's step, see _attended;
+        # the compiled prefill): the slices it reads then never span a
+        # whole tensor, which would change their layout (contiguous) and
+        # need a second graph
+        spare = int(self.device.type == "cpu" and compile
+                    or compile_prefill)
         self.decoder = _Decoder(model, max_seq_len, max_batch_size,
                                 int8=weights == "int8", spare=spare).eval()
         self.decoder.prompt_dtype = prompt_dtype(

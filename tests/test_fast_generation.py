@@ -120,6 +120,13 @@ def test_compiled_prefill_reads_every_prompt_length_with_one_graph(
                                    cache)
         assert torch.equal(fast.generate(prompt, 6),
                            generate(tiny_model, prompt, 6))
+    # A prompt that fills the cache: the same graph
+    full = torch.randint(0, vocab_size, (1, fast.max_seq_len))
+    with torch.inference_mode():
+        expected = fast.decoder.prefill(full)
+        got = fast.prefill(full)
+    torch.testing.assert_close(got[0], expected[0])
+    assert fast.compile_prefill
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs
     # A batch of 3, and a left-padded batch of 4 (with a mask): a graph
     # each (as the step's), the same tokens
