@@ -375,7 +375,6 @@ class FastGenerator:
         self.decoder.prompt_dtype = prompt_dtype(
             self.device, model.tok_emb.weight.dtype)
         self.pos = torch.zeros(1, dtype=torch.long, device=self.device)
-        self._length = 0  # self.pos, kept on the host too
         # Inputs of the step, not buffers of the decoder, which freezing
         # would make constants: is_token is False where a row of the batch
         # has padding; positions are the cache's, 0 to max_seq_len - 1
@@ -462,7 +461,6 @@ class FastGenerator:
             self.decoder.prefill(token)
             self.is_token.fill_(True)
             self.pos.fill_(1)
-            self._length = 1
             for _ in range(3):  # CUDA graphs record on a later call
                 self._step(token)
         synchronize(self.device)
@@ -518,7 +516,6 @@ class FastGenerator:
             # A CUDA graph reuses its outputs on the next step
             logits, greedy = logits.clone(), greedy.clone()
         self.pos += 1
-        self._length += 1
         return logits, greedy
 
     def _attended(self):
@@ -531,7 +528,9 @@ class FastGenerator:
         GPU reads the cache quickly."""
         if self.device.type != "cpu" or self.max_seq_len <= ATTEND_BLOCK:
             return self.positions
-        n = -(-(self._length + 1) // ATTEND_BLOCK) * ATTEND_BLOCK
+        # Reading the position costs nothing on a CPU (no device to wait
+        # for)
+        n = -(-(int(self.pos) + 1) // ATTEND_BLOCK) * ATTEND_BLOCK
         positions = self.positions[:n]
         torch._dynamo.mark_dynamic(positions, 0)
         return positions
@@ -574,7 +573,6 @@ class FastGenerator:
         if mask is not None:
             self.is_token[:batch, :n] = mask
         self.pos.fill_(n)
-        self._length = n
         return logits, greedy
 
     def step(self, token):
