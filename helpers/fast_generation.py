@@ -201,7 +201,7 @@ class _Decoder(nn.Module):
     prompt, ``forward`` for one decoding step with static shapes."""
 
     def __init__(self, model, max_seq_len, max_batch_size, int8=False,
-                 spare=0):
+                 spare=0, prompt_dtype=None):
         super().__init__()
         cfg = model.cfg
         self.n_heads = cfg["n_heads"]
@@ -221,7 +221,7 @@ class _Decoder(nn.Module):
         self.max_batch_size = max_batch_size
         # The prompt's matrix products (see prompt_dtype); None: the
         # model's dtype
-        self.prompt_dtype = None
+        self.prompt_dtype = prompt_dtype
 
     def _block(self, x, layer, cos, sin, attend, compute_dtype=None):
         """Layer ``layer`` on x (batch, n, emb_dim) at the positions of
@@ -370,10 +370,11 @@ class FastGenerator:
         # need a second graph
         spare = int(self.device.type == "cpu" and compile
                     or compile_prefill)
-        self.decoder = _Decoder(model, max_seq_len, max_batch_size,
-                                int8=weights == "int8", spare=spare).eval()
-        self.decoder.prompt_dtype = prompt_dtype(
-            self.device, model.tok_emb.weight.dtype)
+        self.decoder = _Decoder(
+            model, max_seq_len, max_batch_size, int8=weights == "int8",
+            spare=spare,
+            prompt_dtype=prompt_dtype(self.device, model.tok_emb.weight.dtype),
+        ).eval()
         self.pos = torch.zeros(1, dtype=torch.long, device=self.device)
         # Inputs of the step, not buffers of the decoder, which freezing
         # would make constants: is_token is False where a row of the batch

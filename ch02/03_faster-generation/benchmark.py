@@ -280,11 +280,11 @@ def prompt_reading(model, args):
     rows = []
     for name in fns:
         ttft = statistics.median(seconds[name])
+        dtype = args.cfg["dtype"]
+        if name.startswith("fast") and fast.decoder.prompt_dtype:
+            dtype = fast.decoder.prompt_dtype  # every fast mode's, as here
         rows.append({"mode": name, "prompt_tokens": args.pp,
-                     "prompt_dtype": dtype_name(
-                         fast.decoder.prompt_dtype or args.cfg["dtype"])
-                     if name.startswith("fast") else
-                     dtype_name(args.cfg["dtype"]),
+                     "prompt_dtype": dtype_name(dtype),
                      "prompt_tokens_per_sec": round(args.pp / ttft, 1),
                      "time_to_first_token_s": round(ttft, 5)})
         print(f"  {name:<28} pp{args.pp}: {args.pp / ttft:8.1f} "
