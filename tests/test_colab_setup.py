@@ -83,7 +83,7 @@ def first_sections(repo):
 
 
 @pytest.fixture(scope="module")
-def colab(tmp_path_factory):
+def colab(tmp_path_factory, full_size_dir):
     base = tmp_path_factory.mktemp("colab")
     env_dir = base / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
@@ -99,13 +99,18 @@ def colab(tmp_path_factory):
     repo = base / "uploaded-repository"
     copy_of_repository(repo)
     content = base / "content"  # Colab's working directory
-    content.mkdir()
+    # The session's random-weights checkpoint (the chapter's notebook test
+    # writes one on a first run into a new folder); the tokenizer is left
+    # for the set-up cell to fetch
+    (content / "qwen3").mkdir(parents=True)
+    weights = "qwen3-0.6B-base.pth"
+    os.link(full_size_dir / weights, content / "qwen3" / weights)
     env = {k: v for k, v in os.environ.items()
            if k not in {"VIRTUAL_ENV", "PYTHONPATH", "UV_PROJECT"}}
     env.update(QWEN3_RANDOM_WEIGHTS="1", HF_HUB_OFFLINE="1",
                MPLBACKEND="Agg")
     yield python, repo, content, env
-    shutil.rmtree(base, ignore_errors=True)  # holds a 1.5 GB checkpoint
+    shutil.rmtree(base, ignore_errors=True)  # the venv, the copy, the link
 
 
 def run(python, code, cwd, env, timeout=1200):
@@ -135,6 +140,7 @@ def test_first_sections_run_after_a_pip_install(colab):
     assert "[840] --> Ex" in out
     assert "Number of input tokens: 6" in out
     assert "torch.Size([6, 151936])" in out
+    assert "RANDOM WEIGHTS" in out  # the checkpoint found, and announced
     # Installed by the set-up cell, not found in the repository's .venv
     where = run(python, "import helpers, reasoning_from_scratch as r; "
                 "print(helpers.__file__); print(r.__file__)", content, env)

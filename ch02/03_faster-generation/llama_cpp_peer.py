@@ -37,6 +37,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -177,12 +178,19 @@ def export_gguf(model, source, out_dir, outtypes=OUTTYPES):
         json.dumps(TOKENIZER_CONFIG))
     # The converter next to the source it came with, with its own gguf
     env = {**os.environ, "PYTHONPATH": str(Path(source) / "gguf-py")}
-    paths = {}
-    for outtype in outtypes:
-        paths[outtype] = out_dir / f"qwen3-{outtype}.gguf"
+    paths = {t: out_dir / f"qwen3-{t}.gguf" for t in outtypes}
+
+    def convert(outtype):
         _run([sys.executable, Path(source) / "convert_hf_to_gguf.py", hf_dir,
               "--outtype", outtype, "--outfile", paths[outtype]],
              f"exporting the model to a {outtype} GGUF", env=env)
+
+    # One converter per type at once: each is one Python process that
+    # mostly imports and quantizes on one core
+    workers = max(1, min(len(outtypes), os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers) as pool:
+        for done in [pool.submit(convert, t) for t in outtypes]:
+            done.result()  # the first failure, as PeerError
     shutil.rmtree(hf_dir)
     return paths
 
