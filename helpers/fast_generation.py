@@ -26,8 +26,9 @@ gpt-fast:
   on CUDA as a CUDA graph with ``mode="reduce-overhead"``; on a CPU with
   inductor's ``freezing``, which repacks the weights for oneDNN's
   matrix-vector kernels, about 1.4x faster, and ``cpp_wrapper``, which
-  calls the step's ~200 kernels from C++ instead of Python, about 6%
-  faster); the prompt (prefill) runs separately, uncompiled, or with
+  calls the step's ~200 kernels from C++ instead of Python, 1-2% faster
+  per step on a Zen 5 EPYC for about 12 s more compiling); the prompt
+  (prefill) runs separately, uncompiled, or with
   ``compile_prefill=True`` compiled once for every prompt length (a
   dynamic length; 5-9% faster than the eager prefill on the CPUs
   measured, for about 40 s more of compiling: see ``benchmark.py``);
