@@ -5,7 +5,8 @@ locked one, made visible read-only, because Colab ships it preinstalled),
 and nothing else. The set-up cell then installs this repository with pip
 from a copy, as a reader with an uploaded copy or a git URL would, and the
 first sections of the main notebook run from a working directory outside
-the repository.
+the repository, into which the session's random-weights checkpoint is
+linked (writing one on a first run is the notebook test's part).
 """
 
 import importlib.metadata
