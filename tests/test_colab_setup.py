@@ -141,7 +141,7 @@ def test_first_sections_run_after_a_pip_install(colab):
     assert "[840] --> Ex" in out
     assert "Number of input tokens: 6" in out
     assert "torch.Size([6, 151936])" in out
-    assert "RANDOM WEIGHTS" in out  # the checkpoint found, and announced
+    assert "RANDOM WEIGHTS" in out  # random-weights mode, announced
     # Installed by the set-up cell, not found in the repository's .venv
     where = run(python, "import helpers, reasoning_from_scratch as r; "
                 "print(helpers.__file__); print(r.__file__)", content, env)
