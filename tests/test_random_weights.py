@@ -7,6 +7,7 @@ import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, Qwen3Model
 
 from helpers import download_qwen3_small
+from helpers.files.checkpoint import load_model
 from helpers.files.random_weights import (
     is_random_checkpoint,
     norm_scale_keys,
@@ -38,6 +39,12 @@ def test_full_size_checkpoint_loads_with_the_book_code(
         assert loaded[key].shape == tensor.shape, key
         assert loaded[key].dtype == tensor.dtype, key
     assert is_random_checkpoint(path)
+
+    # The command's and the bonus notebooks' loader: the same model
+    ours = load_model(path, QWEN_CONFIG_06_B)
+    token_ids = torch.tensor([[840, 20772, 3460, 4128, 4119, 13]])
+    with torch.no_grad():
+        assert torch.equal(ours(token_ids), model(token_ids))
 
 
 def test_random_weights_are_seeded():

@@ -300,17 +300,15 @@ def _main(argv):
 
 def load(args, device, dtype):
     """Download (if needed) and load the tokenizer and model."""
-    from reasoning_from_scratch.qwen3 import Qwen3Model, Qwen3Tokenizer
+    from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
 
     from ..dtype import to_dtype
+    from ..files.checkpoint import load_model
     from ..files.download import qwen3_files
 
     paths = qwen3_files(kind=args.kind, out_dir=args.out_dir)
     tokenizer = Qwen3Tokenizer(tokenizer_file_path=paths["tokenizer"])
-    model = Qwen3Model(model_config())
-    model.load_state_dict(
-        torch.load(paths["model"], map_location="cpu", weights_only=True)
-    )
+    model = load_model(paths["model"], model_config())
     to_dtype(model, dtype).to(device)
     return model, tokenizer
 

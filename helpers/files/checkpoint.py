@@ -1,11 +1,13 @@
-"""Is a file a Qwen3 0.6B checkpoint? (section 2.5, downloads)
+"""Is a file a Qwen3 0.6B checkpoint, and loading it (section 2.5).
 
 A download that completed can still be the wrong file: an error page, a
 truncated upload, another model. ``check_checkpoint`` loads the file the
 safe way (``weights_only=True``, memory-mapped, so nothing is read twice)
 and compares it with the model the book builds: the same ``state_dict``
 keys and shapes, floating-point tensors, and, when asked, only finite
-numbers.
+numbers. ``load_model`` gives the model that the book's two loading lines
+give, without their wait (the command-line tool and the bonus notebooks
+use it; the chapter keeps the book's lines).
 """
 
 import torch
@@ -66,3 +68,33 @@ def check_checkpoint(path, read_values=True, cfg=None):
             raise CheckpointError(f"{key} has dtype {tensor.dtype}")
         if read_values and not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(f"{key} holds NaN or infinite values")
+
+
+def load_model(path, cfg=None):
+    """``Qwen3Model(cfg)`` on the CPU with the weights in ``path``: the
+    model ``model.load_state_dict(torch.load(path))`` gives, in a fraction
+    of a second instead of about 10 (Qwen3 0.6B, the file in the operating
+    system's cache, 2-core x86 with AVX-512 BF16).
+
+    The book's way first fills 0.6B parameters with random numbers, then
+    reads the whole file and copies it over them. Here the model is built
+    on the meta device (shapes, no memory) and takes the checkpoint's
+    tensors themselves, memory-mapped: the operating system reads them
+    when they are first used, and shares them with its file cache.
+    """
+    cfg = EXPECTED_CONFIG if cfg is None else cfg
+    with torch.device("meta"):
+        model = Qwen3Model(cfg)
+    state = torch.load(path, map_location="cpu", mmap=True,
+                       weights_only=True)
+    # The model's own dtypes, as the book's copy keeps them (no copy
+    # where the file has them already: bfloat16 for Qwen3 0.6B)
+    dtypes = {key: t.dtype for key, t in model.state_dict().items()}
+    state = {key: t.to(dtypes.get(key, t.dtype)) for key, t in state.items()}
+    model.load_state_dict(state, assign=True)
+    # RoPE's cos and sin are not in a checkpoint (persistent=False): a
+    # model without layers and with a one-token vocabulary computes them
+    # as the book's does
+    rope = Qwen3Model({**cfg, "n_layers": 0, "vocab_size": 1})
+    model.cos, model.sin = rope.cos, rope.sin
+    return model
