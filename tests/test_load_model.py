@@ -1,9 +1,12 @@
 """``load_model`` gives the model the book's two loading lines give."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from reasoning_from_scratch.qwen3 import Qwen3Model
 
+from helpers.files import checkpoint
 from helpers.files.checkpoint import load_model
 from helpers.tiny_model import SMALL_QWEN3_CONFIG, TINY_QWEN3_CONFIG
 
@@ -63,3 +66,25 @@ def test_a_missing_weight_is_refused_as_the_book_refuses_it(tmp_path):
         book_model(path, TINY_QWEN3_CONFIG)
     with pytest.raises(RuntimeError, match="final_norm.scale"):
         load_model(path, TINY_QWEN3_CONFIG)
+
+
+@pytest.mark.parametrize("system, mapped", [("posix", True), ("nt", False)])
+def test_the_file_is_mapped_except_on_windows(tmp_path, monkeypatch, system,
+                                              mapped):
+    # Windows cannot replace a mapped file (a download of the real weights
+    # while a notebook holds the model): there the file is read at once
+    path = tmp_path / "model.pth"
+    torch.save(Qwen3Model(TINY_QWEN3_CONFIG).state_dict(), path)
+    book = book_model(path, TINY_QWEN3_CONFIG)
+    seen = []
+    real_load = torch.load
+
+    def load(*args, **kwargs):
+        seen.append(kwargs.get("mmap"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", load)
+    monkeypatch.setattr(checkpoint, "os", SimpleNamespace(name=system))
+    ours = load_model(path, TINY_QWEN3_CONFIG)
+    assert seen == [mapped]
+    assert_same_model(ours, book)

@@ -10,6 +10,8 @@ give, without their wait (the command-line tool and the bonus notebooks
 use it; the chapter keeps the book's lines).
 """
 
+import os
+
 import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, Qwen3Model
 
@@ -80,12 +82,15 @@ def load_model(path, cfg=None):
     reads the whole file and copies it over them. Here the model is built
     on the meta device (shapes, no memory) and takes the checkpoint's
     tensors themselves, memory-mapped: the operating system reads them
-    when they are first used, and shares them with its file cache.
+    when they are first used, and shares them with its file cache (on
+    Windows they are read at once: still without the random numbers).
     """
     cfg = EXPECTED_CONFIG if cfg is None else cfg
     with torch.device("meta"):
         model = Qwen3Model(cfg)
-    state = torch.load(path, map_location="cpu", mmap=True,
+    # Read into memory on Windows, where a mapped file cannot be replaced
+    # (by a download of the real weights while this model is in use)
+    state = torch.load(path, map_location="cpu", mmap=os.name != "nt",
                        weights_only=True)
     # The model's own dtypes, as the book's copy keeps them (no copy
     # where the file has them already: bfloat16 for Qwen3 0.6B)
