@@ -151,6 +151,7 @@ def test_the_default_engine_compiles_and_answers_as_the_book(
     code, out, err = run_main(args, capsys, monkeypatch)
     assert code == 0, err
     assert "tokens/sec, fast engine]" in err and "[compiled in" in err
+    assert "--engine book answers without it]" in err  # the way around
     assert len(made) == 1 and made[0].compiled
     assert made[0].max_seq_len == 512  # the smallest cache it makes
     assert out == book

@@ -400,7 +400,8 @@ class Session:
             if self.fast.compiled:
                 print(f"[compiling the fast engine's decoding step for "
                       f"{size} tokens: once, up to a few minutes on a "
-                      "CPU]", file=sys.stderr, flush=True)
+                      "CPU; --engine book answers without it]",
+                      file=sys.stderr, flush=True)
                 seconds = self.fast.warm_up(self.args.beam_width)
                 print(f"[compiled in {seconds:.0f} s]", file=sys.stderr,
                       flush=True)
