@@ -25,9 +25,11 @@ gpt-fast:
 - one decoding step compiled once with static shapes (``fullgraph=True``;
   on CUDA as a CUDA graph with ``mode="reduce-overhead"``; on a CPU with
   inductor's ``freezing``, which repacks the weights for oneDNN's
-  matrix-vector kernels, about 1.4x faster, and ``cpp_wrapper``, which
-  calls the step's ~200 kernels from C++ instead of Python, 1-2% faster
-  per step on a Zen 5 EPYC for about 12 s more compiling); the prompt
+  matrix-vector kernels, about 1.4x faster; not ``cpp_wrapper``, which
+  calls the step's ~200 kernels from C++ instead of Python: 1-2% faster
+  per step on a Zen 5 EPYC, but its C++ source names the weights'
+  addresses, so it is compiled again in every process, 12-18 s each
+  time); the prompt
   (prefill) runs separately, uncompiled, or with
   ``compile_prefill=True`` compiled once for every prompt length (a
   dynamic length; 5-9% faster than the eager prefill on the CPUs
@@ -384,7 +386,6 @@ class FastGenerator:
         self.is_token = torch.ones(max_batch_size, max_seq_len + spare,
                                    dtype=torch.bool, device=self.device)
         self.compiled = compile
-        self._cpp_wrapper = False
         self.warm_up_seconds = None
         self._decode = self.decoder
         if compile:
@@ -419,7 +420,6 @@ class FastGenerator:
         if not torch_compile_works(self.device):  # says why
             self.compiled = False
             return
-        self._cpp_wrapper = self.device.type == "cpu"
         self._decode = self._compiled()
 
     def _compiled(self):
@@ -431,16 +431,15 @@ class FastGenerator:
 
     def _cpu_options(self):
         """Inductor's settings for compiling the step on a CPU: the weights
-        frozen (constants, repacked for oneDNN's matrix-vector kernels),
-        the kernels called from C++ (``cpp_wrapper``, if it works here),
-        and for int8 weights the fastest of inductor's and aten's matrix
+        frozen (constants, repacked for oneDNN's matrix-vector kernels)
+        and, for int8 weights, the fastest of inductor's and aten's matrix
         kernels, timed while compiling (``max_autotune``). Compiling
         happens on a call (the first, or a new batch size), so every call
         sets them; freezing is read by dynamo before inductor's own
         options apply, so it cannot go in ``torch.compile(options=...)``."""
         on_cpu = self.compiled and self.device.type == "cpu"
         return torch._inductor.config.patch(
-            freezing=on_cpu, cpp_wrapper=on_cpu and self._cpp_wrapper,
+            freezing=on_cpu,
             # int8 weights: inductor's own C++ matrix-vector kernels read
             # them at about 30 GB/s, where aten's read 18 (1.8x the step's
             # speed; for bfloat16 they gained 4% for 40 s more compiling)
@@ -502,17 +501,10 @@ class FastGenerator:
         except Exception as exc:  # a compiler that fails on this model
             if self._decode is self.decoder:
                 raise
-            why = _why(exc)
-            if self._cpp_wrapper:  # the newer part of inductor: drop it
-                print(f"Compiling the decoding step with cpp_wrapper "
-                      f"failed ({why}); compiling without it.")
-                self._cpp_wrapper = False
-                self._decode = self._compiled()
-            else:
-                print(f"Compiling the decoding step failed ({why}); "
-                      "generating without torch.compile.")
-                self._decode = self.decoder
-                self.compiled = False
+            print(f"Compiling the decoding step failed ({_why(exc)}); "
+                  "generating without torch.compile.")
+            self._decode = self.decoder
+            self.compiled = False
             return self._step(token)
         if self.compiled and self.device.type == "cuda":
             # A CUDA graph reuses its outputs on the next step
