@@ -1,11 +1,10 @@
 """Helpers for Chapter 2: the single source of truth for its listings.
 
-The book's listings are in ``ch02.py`` (as the book's package has them in
-``reasoning_from_scratch/ch02.py``); the notebooks define the same
-listings, and a test keeps the two identical. Beyond the book: the
-decoding loop and its options (``decoding/``), the fast backend
-(``fast_generation.py``), the model's files (``files/``) and the
-command-line generator (``cli/``); the README draws the whole layout.
+The book's listings are in ``ch02.py``, as the book prints them; the
+notebooks define the same listings, and a test keeps the two identical.
+Beyond the book: the decoding loop and its options (``decoding/``), the
+fast backend (``fast_generation.py``), the model's files (``files/``) and
+the command-line generator (``cli/``); ``README.md`` here maps them.
 """
 
 from .ch02 import (

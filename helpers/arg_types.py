@@ -2,6 +2,7 @@
 each bad value ends as one line that says what is allowed."""
 
 import argparse
+import json
 import os
 
 import torch
@@ -66,14 +67,25 @@ def check_output_paths(parser, *paths):
         seen[key] = path
 
 
+def read_json(parser, path):
+    """A saved run's JSON, or a one-line error naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        parser.error(f"{path}: not a saved run ({exc})")
+
+
 def usable_device(parser, name):
-    """``torch.device(name)`` if a tensor can live there, else a one-line
-    error."""
+    """``torch.device(name)`` if a tensor with values can live there,
+    else a one-line error."""
     try:
         device = torch.device(name)
         torch.empty(1, device=device)
     except (RuntimeError, AssertionError) as exc:
         parser.error(f"--device {name}: {exc}")
+    if device.type == "meta":  # shapes only: nothing to time
+        parser.error(f"--device {name} holds no values: use cpu, cuda, "
+                     "mps or xpu")
     return device
 
 

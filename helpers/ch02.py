@@ -1,6 +1,8 @@
-"""The book's code for Chapter 2, as its package has it in
-``reasoning_from_scratch/ch02.py``: the single source of truth for the
-listings the notebooks define (a test keeps them identical).
+"""The book's code for Chapter 2, as the book prints it: the single source
+of truth for the listings the notebooks define (a test keeps them
+identical). The book's package, ``reasoning_from_scratch/ch02.py``,
+differs in small ways: its cached loop collects a list of tokens, and
+its ``generate_stats`` has no ``print_tokens``.
 
 - Listing 2.1 (section 2.5): ``get_device``, with one marked fix: the
   printed listing switches to the new ``fp32_precision`` API from

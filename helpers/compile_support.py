@@ -7,19 +7,20 @@ error only appears on the model's first call. A tiny probe finds out first,
 so the notebooks can fall back to the regular model with a clear message.
 
 ``torch.compile(model)`` traces all 28 transformer blocks into one graph,
-and on a 2-core CPU turning that graph into C++ takes a minute or more,
-once per input shape it specializes on (the book's two loops need five
-such graphs: their warm-up runs took 155 s and 229 s on a 2-core AMD EPYC
-with AVX-512 BF16). The 28 blocks run the same code on weights of the
-same shapes, so compiling each block separately makes one small graph
-that all of them share ("regional compilation" in PyTorch's tutorials):
-46 s and 23 s there, most of it generating, at the same speed afterwards.
+and on a CPU turning that graph into C++ takes minutes, once per input
+shape it specializes on (the book's two loops need five such graphs).
+The 28 blocks run the same code on weights of the same shapes, so
+compiling each block separately makes one small graph that all of them
+share ("regional compilation" in PyTorch's tutorials): ready several
+times sooner, and as fast afterwards.
 """
 
 import copy
 
 import torch
 from torch import nn
+
+from .errors import one_line
 
 
 def torch_compile_works(device="cpu"):
@@ -28,15 +29,13 @@ def torch_compile_works(device="cpu"):
     On a CPU, inductor normally checks once per process which vector
     instruction sets the C++ compiler can build, by compiling a test
     program for each and loading it in a new Python process that imports
-    torch: on a 2-core machine, half a minute of every notebook's first
-    compilation. The probe compiles vector code for the CPU's best
+    torch: on a CPU with few cores, a large part of every notebook's
+    first compilation. The probe compiles vector code for the CPU's best
     instruction set itself, so it first runs without the basic checks
     (inductor's ``cpp.vec_isa_ok`` switch; the CPU's own flags still
     decide, and inductor still checks the newest extensions, such as
     AVX-512 BF16); only if that fails does it try again with every check,
-    as inductor would, before giving up. Measured on an AVX-512 BF16 CPU
-    (2 cores): the first compilation in a process took 14-17 s instead of
-    30-40 s.
+    as inductor would, before giving up.
     """
     device = torch.device(device)
     from torch._inductor import config as inductor_config
@@ -59,11 +58,10 @@ def torch_compile_works(device="cpu"):
             return True
         except Exception as exc:
             error = exc
-    first_line = (str(error).strip().splitlines() or [""])[0][:200]
     print(
-        f"torch.compile does not work here ({type(error).__name__}: "
-        f"{first_line}).\nUsing the regular model instead; see "
-        "'Troubleshooting' in the README to set up a C++ compiler."
+        f"torch.compile does not work here ({one_line(error, named=True)})."
+        "\nUsing the regular model instead; docs/troubleshooting.md says "
+        "how to set up a C++ compiler."
     )
     return False
 

@@ -2,6 +2,7 @@
 the speed of bfloat16 (and so the dtype that runs fastest) depends on it.
 """
 
+import datetime
 import os
 import platform
 
@@ -54,3 +55,17 @@ def cpu_kind():
     if torch._C._cpu._is_avx512_bf16_supported():
         return "x86, AVX-512 BF16"
     return "x86, AVX-512 (no BF16)"
+
+
+def run_record(device):
+    """What a benchmark's JSON says of where and when it ran: the date,
+    torch, the threads and, on a CPU, its name and kind (the README
+    tables generated from the JSON name them in every row)."""
+    on_cpu = torch.device(device).type == "cpu"
+    return {
+        "date": datetime.date.today().isoformat(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_name() if on_cpu else None,
+        "cpu_kind": cpu_kind() if on_cpu else None,
+    }

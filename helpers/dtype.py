@@ -7,7 +7,7 @@ only): PyTorch converts every bfloat16 number to float32 and back, and a
 matrix product over a prompt runs several times slower than in float32.
 Decoding with a KV cache is different: each step multiplies one row by
 every weight, so its time is the time to read the weights, and bfloat16
-weights are half as many bytes; there bfloat16 usually wins everywhere.
+weights are half as many bytes; there bfloat16 usually wins.
 
 ``choose_dtype`` decides by measuring rather than by a table of CPU flags
 that goes stale. On a CPU it times, in both dtypes, the matrix product
@@ -130,7 +130,7 @@ def fastest_dtype(device_type, work):
         if ratio > 1:
             return torch.float32, (
                 f"on this CPU, {_WHAT[work]} runs {ratio:.1f}x faster in "
-                "float32 (it has no fast bfloat16)"
+                "float32 than in bfloat16"
             )
         return torch.bfloat16, (
             f"on this CPU, {_WHAT[work]} runs {1 / ratio:.1f}x faster in "
@@ -168,8 +168,9 @@ def choose_dtype(device, cfg=None, work="prompts", verbose=True):
             why = f"float32 would be faster, but {exc}".rstrip(".")
     size = model_bytes(cfg, dtype)
     if dtype == torch.float32:
-        message = (f"The model runs in float32, {size_text(size)} instead "
-                   f"of {size_text(size / 2)} in bfloat16: {why}.")
+        message = (f"The model runs in float32 instead of the book's "
+                   f"bfloat16 ({size_text(size)} instead of "
+                   f"{size_text(size / 2)}): {why}.")
     else:
         message = f"The model runs in bfloat16 ({size_text(size)}): {why}."
     if verbose:

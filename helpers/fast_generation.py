@@ -25,15 +25,12 @@ gpt-fast:
 - one decoding step compiled once with static shapes (``fullgraph=True``;
   on CUDA as a CUDA graph with ``mode="reduce-overhead"``; on a CPU with
   inductor's ``freezing``, which repacks the weights for oneDNN's
-  matrix-vector kernels, about 1.4x faster; not ``cpp_wrapper``, which
-  calls the step's ~200 kernels from C++ instead of Python: 1-2% faster
-  per step on a Zen 5 EPYC, but its C++ source names the weights'
-  addresses, so it is compiled again in every process, 12-18 s each
-  time); the prompt
-  (prefill) runs separately, uncompiled, or with
-  ``compile_prefill=True`` compiled once for every prompt length (a
-  dynamic length; 5-9% faster than the eager prefill on the CPUs
-  measured, for about 40 s more of compiling: see ``benchmark.py``);
+  faster matrix-vector kernels; not ``cpp_wrapper``, whose C++ source
+  names the weights' addresses, so that every process would compile it
+  again for little gain per step); the prompt (prefill) runs
+  separately, uncompiled, or with ``compile_prefill=True`` compiled once
+  for every prompt length (a dynamic length; a little faster for more
+  compiling: ``benchmark.py`` measures both);
 - tokens chosen on the device (the greedy choice inside the compiled
   step, or sampling with a ``generator``), and EOS checked every few steps
   instead of after each one, so the host does not wait for the device
@@ -62,9 +59,11 @@ from reasoning_from_scratch.qwen3 import Qwen3Model
 
 from .compile_support import torch_compile_works
 from .decoding import beam_search, generate, generate_stream
+from .decoding.backend import Backend
 from .decoding.padding import attention_allowed
 from .decoding.validation import check_non_negative_int
 from .dtype import fastest_dtype
+from .errors import one_line
 from .timing import synchronize
 
 # A decoding step on a CPU attends over the positions written so far,
@@ -89,12 +88,6 @@ def _rope(x, cos, sin):
     half = x.shape[-1] // 2
     rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
     return (x * cos + rotated * sin).to(x.dtype)
-
-
-def _why(exc):
-    """An exception in one short line."""
-    first = (str(exc).strip().splitlines() or [""])[0][:160]
-    return f"{type(exc).__name__}: {first}"
 
 
 WEIGHTS = (None, "int8")
@@ -134,7 +127,7 @@ def _linear(x, weight, scale, compute_dtype=None):
 def prompt_dtype(device, dtype):
     """The dtype for a prompt's matrix products: float32 for a bfloat16
     model on a CPU that computes bfloat16 slowly (no AVX-512 BF16, AMX
-    or ARM bf16: 3-5x slower than float32 over many rows), as
+    or ARM bf16: several times slower than float32 over many rows), as
     ``helpers.dtype`` measures it for reading prompts; else None (the
     model's dtype). Decoding steps stay in the model's dtype: they read
     weights, and bfloat16 weights are half the bytes."""
@@ -163,14 +156,45 @@ def _shared(tensor):
 
 def _fuse(params):
     """Move ``params`` into one tensor, concatenated along dim 0, and point
-    each at its view: one matmul instead of several, no extra memory."""
+    each at its view: one matmul instead of several, no extra memory.
+    Params fused before (by another FastGenerator) keep their tensor, so
+    that the generators share it and the model's weights stay put."""
+    first, rows = params[0], sum(p.shape[0] for p in params)
     with torch.no_grad():
+        if _consecutive(params):
+            fused = torch.empty(0, dtype=first.dtype, device=first.device)
+            fused.set_(first.untyped_storage(), first.storage_offset(),
+                       (rows, *first.shape[1:]))
+            return _shared(fused)
         fused = torch.cat([p.detach() for p in params])
         start = 0
         for p in params:
             p.data = fused[start:start + p.shape[0]]
             start += p.shape[0]
     return _shared(fused)
+
+
+def _version(tensor):
+    """How often ``tensor`` was written in place (None for an inference
+    tensor, which keeps no count)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return None
+
+
+def _consecutive(params):
+    """True if ``params`` lie one after the other in one storage."""
+    first = params[0]
+    offset = first.storage_offset()
+    for p in params:
+        if (not p.is_contiguous() or p.shape[1:] != first.shape[1:]
+                or p.untyped_storage().data_ptr()
+                != first.untyped_storage().data_ptr()
+                or p.storage_offset() != offset):
+            return False
+        offset += p.numel()
+    return True
 
 
 class _Layer(nn.Module):
@@ -303,8 +327,7 @@ class _Decoder(nn.Module):
             # One query per head: the heads that share a key/value head
             # become that head's rows, (b, heads, 1, d) -> (b, kv, group,
             # d), so attention reads each cached key once instead of
-            # repeating the cache for every head of its group (on a CPU
-            # the cost grew with max_seq_len, 1.4x at 512 positions)
+            # repeating the cache for every head of its group
             b = q.shape[0]
             q = q.reshape(b, self.n_kv, self.n_heads // self.n_kv, -1)
             context = F.scaled_dot_product_attention(
@@ -318,7 +341,7 @@ class _Decoder(nn.Module):
         return self._logits(x[:, -1])
 
 
-class FastGenerator:
+class FastGenerator(Backend):
     """Fast greedy or sampled generation with the book's ``Qwen3Model``.
 
     ``max_seq_len`` (prompt and answer together) and ``max_batch_size``
@@ -362,19 +385,29 @@ class FastGenerator:
             )
         # The decoder runs in eval mode; the model's own mode is the caller's
         self.model = model
+        self.cache_owner = self
         self.max_seq_len = max_seq_len
         self.max_batch_size = max_batch_size
-        self.device = model.tok_emb.weight.device
         self.weights = weights
+        self.compiled = compile
+        self.compile_prefill = compile_prefill
+        self._build()
+
+    def _build(self):
+        """The decoder, its inputs and its compiled step, from the model's
+        weights as they are now; ``check`` builds again when they change
+        (a compiled step on a CPU holds them as constants)."""
+        model, n = self.model, self.max_seq_len
+        self.device = model.tok_emb.weight.device
         # One position more than a text can fill where a compiled graph
         # reads a dynamic number of them (the CPU's step, see _attended;
         # the compiled prefill): the slices it reads then never span a
         # whole tensor, which would change their layout (contiguous) and
         # need a second graph
-        spare = int(self.device.type == "cpu" and compile
-                    or compile_prefill)
+        spare = int(self.device.type == "cpu" and self.compiled
+                    or self.compile_prefill)
         self.decoder = _Decoder(
-            model, max_seq_len, max_batch_size, int8=weights == "int8",
+            model, n, self.max_batch_size, int8=self.weights == "int8",
             spare=spare,
             prompt_dtype=prompt_dtype(self.device, model.tok_emb.weight.dtype),
         ).eval()
@@ -382,20 +415,25 @@ class FastGenerator:
         # Inputs of the step, not buffers of the decoder, which freezing
         # would make constants: is_token is False where a row of the batch
         # has padding; positions are the cache's, 0 to max_seq_len - 1
-        self.positions = torch.arange(max_seq_len, device=self.device)
-        self.is_token = torch.ones(max_batch_size, max_seq_len + spare,
+        self.positions = torch.arange(n, device=self.device)
+        self.is_token = torch.ones(self.max_batch_size, n + spare,
                                    dtype=torch.bool, device=self.device)
-        self.compiled = compile
         self.warm_up_seconds = None
         self._decode = self.decoder
-        if compile:
+        if self.compiled:
             self._compile()
-        self.compile_prefill = (compile_prefill
+        self.compile_prefill = (self.compile_prefill
                                 and torch_compile_works(self.device))
         # Not frozen: freezing would keep a second, repacked copy of the
         # weights
         self._prefill = (torch.compile(self.decoder.prefill, fullgraph=True)
                          if self.compile_prefill else None)
+        self._built_from = self._weights_now()
+
+    def _weights_now(self):
+        """Where each of the model's weights lives, and how often it was
+        written in place: what the decoder was built from."""
+        return [(p.data_ptr(), _version(p)) for p in self.model.parameters()]
 
     @property
     def weight_bytes(self):
@@ -441,8 +479,8 @@ class FastGenerator:
         return torch._inductor.config.patch(
             freezing=on_cpu,
             # int8 weights: inductor's own C++ matrix-vector kernels read
-            # them at about 30 GB/s, where aten's read 18 (1.8x the step's
-            # speed; for bfloat16 they gained 4% for 40 s more compiling)
+            # them faster than aten's (for bfloat16 they gain too little
+            # for the extra compiling)
             max_autotune=on_cpu and self.weights == "int8",
             max_autotune_gemm_backends="CPP,ATEN",
             # ... quietly: no table of the timings on standard error
@@ -485,8 +523,9 @@ class FastGenerator:
             try:
                 return self._prefill(token_ids, mask)
             except Exception as exc:  # a compiler that fails on it
-                print(f"Compiling the prefill failed ({_why(exc)}); "
-                      "reading prompts without torch.compile.")
+                print("Compiling the prefill failed "
+                      f"({one_line(exc, named=True)}); reading prompts "
+                      "without torch.compile.")
                 self.compile_prefill = False
         return self.decoder.prefill(token_ids, mask)
 
@@ -501,8 +540,9 @@ class FastGenerator:
         except Exception as exc:  # a compiler that fails on this model
             if self._decode is self.decoder:
                 raise
-            print(f"Compiling the decoding step failed ({_why(exc)}); "
-                  "generating without torch.compile.")
+            print("Compiling the decoding step failed "
+                  f"({one_line(exc, named=True)}); generating without "
+                  "torch.compile.")
             self._decode = self.decoder
             self.compiled = False
             return self._step(token)
@@ -515,9 +555,8 @@ class FastGenerator:
     def _attended(self):
         """The positions the next step attends over: on a CPU those
         written so far, rounded up to a multiple of ATTEND_BLOCK, so that
-        a short text does not pay for attending over a long cache (at
-        2,048 positions a 140-token text decoded at 0.66x the speed);
-        their number is dynamic, so one compiled graph serves them all.
+        a short text does not pay for attending over a long cache; their
+        number is dynamic, so one compiled graph serves them all.
         Elsewhere the whole cache: a CUDA graph needs fixed shapes, and a
         GPU reads the cache quickly."""
         if self.device.type != "cpu" or self.max_seq_len <= ATTEND_BLOCK:
@@ -536,7 +575,14 @@ class FastGenerator:
     check_every = EOS_CHECK_EVERY
 
     def check(self, batch_size, n_tokens, max_new_tokens):
-        """Rows and length must fit the preallocated cache."""
+        """Rows and length must fit the preallocated cache; weights that
+        changed since the decoder was built (``load_state_dict``, a
+        training step) build it again."""
+        if self._weights_now() != self._built_from:
+            print("The model's weights changed since this FastGenerator "
+                  "was built: building it again"
+                  + (" (compiling again)" if self.compiled else ""))
+            self._build()
         if batch_size > self.max_batch_size:
             raise ValueError(
                 f"the batch has {batch_size} rows (prompts, or beams in "
@@ -587,16 +633,16 @@ class FastGenerator:
 
     # Generating ------------------------------------------------------------
 
-    def stream(self, token_ids, max_new_tokens, **options):
+    def stream(self, token_ids, max_new_tokens=None, **options):
         """``helpers.generate_stream`` on this backend: the same options,
         the same tokens."""
         return generate_stream(self, token_ids, max_new_tokens, **options)
 
-    def generate(self, token_ids, max_new_tokens, **options):
+    def generate(self, token_ids, max_new_tokens=None, **options):
         """``helpers.generate`` on this backend: the same options, the
         same tokens."""
         return generate(self, token_ids, max_new_tokens, **options)
 
-    def beam_search(self, token_ids, max_new_tokens, **options):
+    def beam_search(self, token_ids, max_new_tokens=None, **options):
         """``helpers.beam_search`` on this backend."""
         return beam_search(self, token_ids, max_new_tokens, **options)

@@ -15,7 +15,5 @@ from helpers.tiny_model import SMALL_QWEN3_CONFIG
 
 if __name__ == "__main__":
     from helpers.cli import command as cli
-    from helpers.files import checkpoint
 
-    checkpoint.EXPECTED_CONFIG = SMALL_QWEN3_CONFIG
-    sys.exit(cli.main())
+    sys.exit(cli.main(cfg=SMALL_QWEN3_CONFIG))

@@ -17,7 +17,6 @@ from small_model import SMALL_QWEN3_CONFIG
 
 from helpers.cli import command as cli
 from helpers.cli.chat import Conversation
-from helpers.files import checkpoint
 from helpers.files.random_weights import write_random_checkpoint
 from venv_tools import tool
 
@@ -38,20 +37,21 @@ def small_dir(tmp_path_factory, tokenizer_path):
 
 @pytest.fixture
 def small_model(monkeypatch):
-    """The command loads (and checks files against) the small model."""
-    monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG", SMALL_QWEN3_CONFIG)
+    """No downloads: the small model's files are made locally."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-def run_main(args, capsys, monkeypatch, stdin="", random_weights=True):
-    """``ch02-generate ARGS`` in this process: (exit code, out, err)."""
+def run_main(args, capsys, monkeypatch, stdin="", random_weights=True,
+             cfg=None):
+    """``ch02-generate ARGS`` in this process, on the model of ``cfg``
+    (default Qwen3 0.6B): (exit code, out, err)."""
     if random_weights:
         monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")
     if isinstance(stdin, str):
         stdin = io.StringIO(stdin)
     monkeypatch.setattr(sys, "stdin", stdin)
     try:
-        code = cli.main(args)
+        code = cli.main(args, cfg)
     except SystemExit as exc:
         code = exc.code
     captured = capsys.readouterr()
@@ -63,7 +63,8 @@ def cli_run(small_model, small_dir, capsys, monkeypatch, eager_fast_engine):
     """Run the command on the small model, in ``small_dir`` by default."""
     def run(args, stdin="", random_weights=True, out_dir=small_dir):
         return run_main([*args, "--out-dir", str(out_dir)], capsys,
-                        monkeypatch, stdin, random_weights)
+                        monkeypatch, stdin, random_weights,
+                        SMALL_QWEN3_CONFIG)
 
     return run
 
@@ -123,7 +124,8 @@ def test_min_p_and_repetition_penalty_reach_the_loop(cli_run, monkeypatch):
                             "--repetition-penalty", "1.3", "--seed", "1",
                             "--device", "cpu"])
     assert code == 0, err
-    assert seen["min_p"] == 0.05 and seen["repetition_penalty"] == 1.3
+    config = seen["config"]  # the one GenerationConfig, built once
+    assert config.min_p == 0.05 and config.repetition_penalty == 1.3
 
 
 @pytest.mark.slow  # compiles the small model's decoding step
@@ -145,14 +147,15 @@ def test_the_default_engine_compiles_and_answers_as_the_book(
     args = ["--prompt", "Hi", "--max-new-tokens", "6", "--device", "cpu",
             "--dtype", "float32", "--out-dir", str(small_dir)]
     code, book, err = run_main([*args, "--engine", "book"], capsys,
-                               monkeypatch)
+                               monkeypatch, cfg=SMALL_QWEN3_CONFIG)
     assert code == 0, err
     assert "tokens/sec, book engine]" in err and not made
-    code, out, err = run_main(args, capsys, monkeypatch)
+    code, out, err = run_main(args, capsys, monkeypatch,
+                              cfg=SMALL_QWEN3_CONFIG)
     assert code == 0, err
     assert "tokens/sec, fast engine]" in err and "[compiled in" in err
     assert "--engine book answers without it]" in err  # the way around
-    assert len(made) == 1 and made[0].compiled
+    assert len(made) == 1 and made[0].compiled, err
     assert made[0].max_seq_len == 512  # the smallest cache it makes
     assert out == book
 
@@ -425,30 +428,39 @@ def test_make_utf8_rewraps_a_narrow_stream():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--temperature", "-1"], "--temperature: must be >= 0"),
+        (["--temperature", "-1"],
+         "--temperature must be 0 or a number >= 1e-06"),
         (["--temperature", "warm"], "must be a number"),
-        (["--top-k", "0", "--temperature", "1"], "--top-k: must be >= 1"),
-        (["--top-p", "1.5", "--temperature", "1"], "--top-p: must be"),
-        (["--max-new-tokens", "-3"], "--max-new-tokens: must be >= 0"),
-        (["--beam-width", "3", "--temperature", "0.7"], "does not sample"),
+        (["--top-k", "0", "--temperature", "1"],
+         "--top-k must be an integer >= 1"),
+        (["--top-p", "1.5", "--temperature", "1"],
+         "--top-p must be a number with 0 < --top-p <= 1"),
+        (["--max-new-tokens", "-3"], "--max-new-tokens must be >= 0"),
+        (["--beam-width", "3", "--temperature", "0.7"],
+         "beam search (--beam-width=3) does not go with --temperature"),
         (["--beam-width", "3", "--no-cache", "--engine", "book"],
          "needs the KV cache"),
         (["--no-cache", "--engine", "fast"], "--no-cache runs the book's"),
         (["--no-cache", "--compile"], "--no-cache runs the book's"),
         (["--compile", "--engine", "book"], "--compile is the fast engine"),
         (["--engine", "turbo"], "--engine: invalid choice"),
-        (["--beam-width", "3", "--stop", "\n"], "not with --beam-width"),
+        (["--beam-width", "3", "--stop", "\n"], "does not go with --stop"),
         (["--top-p", "0.9"], "only apply when sampling"),
         (["--min-p", "0.1"], "only apply when sampling"),
         (["--min-p", "1.5", "--temperature", "1"],
-         "--min-p: must be between 0 and 1"),
-        (["--repetition-penalty", "0"], "--repetition-penalty: must be > 0"),
-        (["--repetition-penalty", "inf"], "--repetition-penalty: must be"),
+         "--min-p must be a number with 0 <= --min-p <= 1"),
+        (["--repetition-penalty", "0"],
+         "--repetition-penalty must be a finite number >= 1e-06"),
+        (["--repetition-penalty", "inf"],
+         "--repetition-penalty must be a finite number >= 1e-06"),
         (["--repetition-penalty", "lots"], "must be a number"),
-        (["--beam-width", "3", "--min-p", "0.1"], "does not sample"),
+        (["--beam-width", "3", "--min-p", "0.1"], "does not go with --min-p"),
         (["--beam-width", "3", "--repetition-penalty", "1.2"],
-         "not with --beam-width"),
-        (["--stop", ""], "non-empty"),
+         "does not go with --repetition-penalty"),
+        (["--stop", ""], "--stop holds an empty string"),
+        # Before, '' became the current folder, and files landed there
+        (["--out-dir", ""], "--out-dir: '' is not a folder name"),
+        (["--out-dir", "qw\x00en"], "is not a folder name"),
         (["--prompt", ""], "--prompt: give some text"),
         (["--prompt", "   "], "--prompt: give some text"),
         (["--seed", str(2**70)], "--seed: must be between 0 and"),
@@ -527,7 +539,9 @@ def test_ctrl_c_stops_the_answer_not_the_program(monkeypatch, capsys):
 
     monkeypatch.setattr("helpers.decoding.generate_stream",
                         interrupted_stream)
-    args = cli.build_parser().parse_args([])
+    parser = cli.build_parser()
+    args = parser.parse_args([])
+    args.config = cli.decoding_config(parser, args)
     text, stopped = cli.run(None, FakeTokenizer(), torch.device("cpu"),
                             [1, 2], args, None, None)
     captured = capsys.readouterr()

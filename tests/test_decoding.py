@@ -5,14 +5,21 @@ test_transformers_reference.py.
 """
 
 import itertools
+from fractions import Fraction
 
+import numpy as np
 import pytest
 import torch
 from reasoning_from_scratch.qwen3 import Qwen3Tokenizer
 
 from bad_input import BAD_IDS
 from helpers import generate_text_basic
-from helpers.decoding import beam_search, generate, generate_stream
+from helpers.decoding import (
+    GenerationConfig,
+    beam_search,
+    generate,
+    generate_stream,
+)
 from helpers.decoding.sampling import check_generator
 
 PROMPT = torch.tensor([[1, 5, 9, 2, 7]])
@@ -128,8 +135,18 @@ def test_stream_equals_generate(tiny_model):
 def test_stop_sequence_ends_generation_and_is_kept(tiny_model):
     free = generate_text_basic(tiny_model, PROMPT, 12)[0].tolist()
     stop = free[3:5]
-    out = generate(tiny_model, PROMPT, 12, stop_sequences=[[999], stop])
+    # The first sequence is too long to complete within 12 tokens
+    out = generate(tiny_model, PROMPT, 12, stop_sequences=[[0] * 40, stop])
     assert out[0].tolist() == free[:5]
+
+
+@pytest.mark.parametrize("token", [-1, 64, 10**9])
+def test_stop_sequences_outside_the_vocabulary_are_refused(tiny_model,
+                                                            token):
+    # Before, they were accepted and could never match
+    with pytest.raises(ValueError, match=f"stop_sequences {token} is not a "
+                       "token of the model's vocabulary"):
+        generate(tiny_model, PROMPT, 4, stop_sequences=[[3], [token]])
 
 
 def test_stop_sequences_from_a_generator_are_used(tiny_model):
@@ -296,7 +313,7 @@ def test_stop_string_arguments(tiny_model, kwargs, error, message):
         ((PROMPT, 3), {"top_p": 2, "temperature": 1}, ValueError, "top_p"),
         ((PROMPT, 3), {"min_p": 2, "temperature": 1}, ValueError, "min_p"),
         ((PROMPT, 3), {"repetition_penalty": 0}, ValueError,
-         "repetition_penalty must be a finite number > 0"),
+         "repetition_penalty must be a finite number >= 1e-06"),
         ((PROMPT, 3), {"repetition_penalty": "1.2"}, ValueError,
          "repetition_penalty"),
         ((PROMPT, 3), {"stop_sequences": "User:"}, TypeError,
@@ -308,6 +325,19 @@ def test_stop_string_arguments(tiny_model, kwargs, error, message):
         ((PROMPT, 3), {"eos_token_id": [1, 64]}, ValueError,
          "eos_token_id 64 is not a token"),
         ((PROMPT, 3), {"generator": 123}, TypeError, "torch.Generator"),
+        # So small that dividing the logits overflows into inf and NaN
+        ((PROMPT, 3), {"temperature": 1e-40}, ValueError,
+         "temperature must be 0 or a number >= 1e-06"),
+        ((PROMPT, 3), {"temperature": 5e-324}, ValueError, "temperature"),
+        ((PROMPT, 3), {"repetition_penalty": 1e-45}, ValueError,
+         "repetition_penalty must be a finite number >= 1e-06"),
+        ((PROMPT, 3), {"top_k": 5}, ValueError,
+         "top_k only apply when sampling: add a temperature"),
+        ((PROMPT, 3), {"temperprature": 0.7}, TypeError,
+         "unknown option: temperprature; the options are"),
+        ((PROMPT, 3), {"num_beams": 3}, ValueError, "use beam_search"),
+        ((PROMPT, 3), {"config": "greedy"}, TypeError,
+         "config must be a GenerationConfig"),
         ((PROMPT, 124), {}, ValueError,
          r"prompt has 5 tokens and max_new_tokens is 124, 129 in all, but "
          r"the model's context length is 128: use max_new_tokens <= 123"),
@@ -517,3 +547,35 @@ def test_the_callers_training_mode_is_given_back(run):
     run(model)
     gc.collect()  # an abandoned stream is closed when it is collected
     assert [m.training for m in model.modules()] == modes
+
+
+def test_a_config_or_keywords_never_both(tiny_model):
+    config = GenerationConfig(4, eos_token_id=3)
+    assert torch.equal(generate(tiny_model, PROMPT, config=config),
+                       generate(tiny_model, PROMPT, 4, eos_token_id=3))
+    with pytest.raises(TypeError, match="either as config=... or as "
+                       "keywords, not both"):
+        generate(tiny_model, PROMPT, config=config, temperature=0.5)
+    with pytest.raises(ValueError, match="generate_stream yields tokens "
+                       "only"):
+        generate_stream(tiny_model, PROMPT, 3, output_scores=True)
+
+
+@pytest.mark.parametrize("value", [Fraction(7, 10), np.float64(0.7)])
+def test_numbers_of_other_types_become_floats(tiny_model, value):
+    # Before, a Fraction passed the check and failed mid-generation
+    config = GenerationConfig(4, temperature=value, top_p=value,
+                              repetition_penalty=value + 1)
+    assert type(config.temperature) is float
+    assert type(config.top_p) is float
+    generator = torch.Generator().manual_seed(1)
+    out = generate(tiny_model, PROMPT, config=config, generator=generator)
+    assert out.shape == (1, 4)
+
+
+@pytest.mark.parametrize("flag", [1, 1.0, np.True_, "yes"])
+def test_early_stopping_takes_a_bool_or_never(tiny_model, flag):
+    # Before, 1 and 1.0 were accepted and behaved as False
+    with pytest.raises(ValueError, match="early_stopping must be True, "
+                       "False or 'never'"):
+        beam_search(tiny_model, PROMPT, 4, early_stopping=flag)

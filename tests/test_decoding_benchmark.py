@@ -46,6 +46,7 @@ def test_benchmark_decoding_prints_every_ratio():
         (["--repeats", "0"], "--repeats: must be >= 1"),
         (["--top-p", "1.5"], "--top-p: must be between 0 (excluded) and 1"),
         (["--top-p", "nan"], "--top-p: must be between 0 (excluded) and 1"),
+        (["--device", "meta"], "--device meta holds no values"),
         (["--tiny", "--max-new-tokens", "120"],
          "are 136 tokens, more than the model's context length, 128"),
     ],

@@ -12,7 +12,7 @@ from helpers import (
     generate_text_basic_cache,
     left_pad,
 )
-from helpers.decoding import generate
+from helpers.decoding import generate, generate_stream
 from helpers.dtype import to_dtype
 from helpers.fast_generation import FastGenerator, _quantize_int8
 from helpers.files.random_weights import seeded_model
@@ -426,3 +426,85 @@ def test_the_models_training_mode_is_left_as_it_was():
     expected = generate(model, torch.tensor([[1, 2, 3]]), 4)
     assert torch.equal(fast.generate(torch.tensor([[1, 2, 3]]), 4), expected)
     assert all(m.training for m in model.modules())
+
+
+# The fast backend follows its model ------------------------------------------
+
+def other_weights(model):
+    """Another tiny model's weights, in the model's own dtype."""
+    return seeded_model(model.cfg, seed=7).state_dict()
+
+
+def answers(model, *fasts):
+    """The book's loop's tokens and each generator's."""
+    book = generate_text_basic_cache(model, PROMPT, 12)
+    return book, [fast.generate(PROMPT, 12) for fast in fasts]
+
+
+@pytest.mark.parametrize("assign", [False, True],
+                         ids=["in_place", "assign"])
+def test_generators_follow_new_weights(tiny_model, assign, capsys):
+    # Before: after load_state_dict a generator kept the old weights,
+    # or mixed old and new ones (a reader switching checkpoints)
+    first = FastGenerator(tiny_model, max_seq_len=24, compile=False)
+    second = FastGenerator(tiny_model, max_seq_len=24, compile=False)
+    book, (a, b) = answers(tiny_model, first, second)
+    assert torch.equal(a, book) and torch.equal(b, book)
+    tiny_model.load_state_dict(other_weights(tiny_model), assign=assign)
+    new_book, (a, b) = answers(tiny_model, first, second)
+    assert not torch.equal(new_book, book)
+    assert torch.equal(a, new_book) and torch.equal(b, new_book)
+    assert "weights changed since this FastGenerator was built" in (
+        capsys.readouterr().out)
+
+
+def test_generators_on_one_model_share_its_weights(tiny_model):
+    first = FastGenerator(tiny_model, max_seq_len=24, compile=False)
+    second = FastGenerator(tiny_model, max_seq_len=24, compile=False)
+    assert (first.decoder.layers[0].wqkv.data_ptr()
+            == second.decoder.layers[0].wqkv.data_ptr())
+    # Neither is built again for the other: nothing changed
+    assert first._weights_now() == first._built_from
+
+
+@pytest.mark.slow  # compiles the tiny model's step
+def test_a_compiled_step_follows_new_weights(tiny_model):
+    # A compiled step on a CPU holds the weights as constants
+    fast = FastGenerator(tiny_model, max_seq_len=24)
+    book, (out,) = answers(tiny_model, fast)
+    assert fast.compiled and torch.equal(out, book)
+    tiny_model.load_state_dict(other_weights(tiny_model))
+    book, (out,) = answers(tiny_model, fast)
+    assert torch.equal(out, book)
+
+
+# One generation per cache at a time ------------------------------------------
+
+def test_streams_read_in_turn_never_share_a_cache_silently(tiny_model,
+                                                          fast):
+    # Before: two streams read in turn gave the second wrong tokens
+    # (the fast backend) or a shape error from inside the model (book's)
+    alone = generate_text_basic_cache(tiny_model, PROMPT, 4)
+    # The book's model: each stream has a KV cache and a position of its
+    # own, so both give the tokens they give alone
+    pairs = zip(generate_stream(tiny_model, PROMPT, 4),
+                generate_stream(tiny_model, PROMPT[:, :3], 4), strict=True)
+    first, second = zip(*pairs, strict=True)
+    assert torch.equal(torch.cat(first, dim=1), alone)
+    assert torch.equal(torch.cat(second, dim=1), generate_text_basic_cache(
+        tiny_model, PROMPT[:, :3], 4))
+    # One FastGenerator has one cache: the newer stream takes it, and the
+    # older one says so at its next step instead of reading it
+    older = fast.stream(PROMPT, 4)
+    next(older)
+    newer = fast.stream(PROMPT, 4)
+    assert torch.equal(torch.cat(list(newer), dim=1), alone)
+    with pytest.raises(RuntimeError, match="another generation has used "
+                       "this FastGenerator's cache since this stream "
+                       "began"):
+        next(older)
+    # Two generators on one model have a cache each
+    other = FastGenerator(tiny_model, max_seq_len=48, compile=False)
+    pairs = list(zip(fast.stream(PROMPT, 4), other.stream(PROMPT, 4),
+                     strict=True))
+    assert all(torch.equal(a, b) for a, b in pairs)

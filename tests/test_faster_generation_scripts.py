@@ -33,11 +33,7 @@ def run(script, *args, env=None):
 def test_benchmark_cli_runs_both_engines_of_the_command(
     eager_fast_engine, monkeypatch, capsys
 ):
-    from helpers.files import checkpoint
-
     # The script sets these for the command it runs; put them back after
-    monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG",
-                        checkpoint.EXPECTED_CONFIG)
     monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     script = script_args.load_script(FOLDER / "benchmark_cli.py")
@@ -56,7 +52,10 @@ def test_kv_cache_vs_length_writes_table_json_and_plot(tmp_path):
                  "--new-tokens", "4", "--json", str(tmp_path / "kv.json"),
                  "--plot", str(tmp_path / "kv.png"))
     assert result.returncode == 0, result.stderr
-    rows = json.loads((tmp_path / "kv.json").read_text())
+    saved = json.loads((tmp_path / "kv.json").read_text())
+    assert {"date", "torch", "threads", "cpu", "cpu_kind", "dtype",
+            "new_tokens"} <= set(saved)
+    rows = saved["rows"]
     assert [row["prompt_tokens"] for row in rows] == [4, 32]
     for row in rows:
         assert set(row) == {"prompt_tokens", "ms_per_token_no_cache",
@@ -67,6 +66,13 @@ def test_kv_cache_vs_length_writes_table_json_and_plot(tmp_path):
         )
         assert f"{row['prompt_tokens']:>8}" in result.stdout
     assert (tmp_path / "kv.png").read_bytes()[:4] == b"\x89PNG"
+    table = run("kv_cache_vs_length.py", "--markdown",
+                str(tmp_path / "kv.json")).stdout.splitlines()
+    assert table[0].startswith(
+        f"{saved['cpu']} ({saved['cpu_kind']}), {saved['dtype']}, "
+        f"{saved['threads']} threads")
+    no_cache = rows[1]["ms_per_token_no_cache"]
+    assert table[-1].startswith(f"| 32 | {no_cache:.1f} |")
 
 
 @pytest.mark.parametrize(
@@ -75,6 +81,7 @@ def test_kv_cache_vs_length_writes_table_json_and_plot(tmp_path):
         (["--lengths", "0"], "--lengths: must be >= 1"),
         (["--lengths", "ten"], "must be a whole number"),
         (["--new-tokens", "1"], "--new-tokens: must be >= 2"),
+        (["--device", "meta"], "--device meta holds no values"),
         (["--tiny", "--lengths", "126"], "more than the model's context "
          "length, 128"),
         (["--json", "/no/such/folder/kv.json"], "does not exist"),
@@ -139,11 +146,23 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
     for mode in report["modes"]:
         assert mode["tokens_per_sec"] > 0
         assert len(mode["runs_tokens_per_sec"]) == 1
+    # The README's table of this run: where and when, and its speeds
+    table = run("benchmark.py", "--markdown", str(tmp_path / "b.json"))
+    assert table.returncode == 0, table.stderr
+    header, rule, row = table.stdout.splitlines()
+    assert header.startswith("| run | CPU | dtype | date | book's best |")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[0] == "`b`" and cells[2] == "bfloat16"
+    assert cells[3] == report["date"] and report["cpu"] in cells[1]
+    book = report["modes"][0]["tokens_per_sec"]
+    assert cells[4] == f"{book:.1f}" and cells[7:9] == ["-", "-"]
     assert len(report["per_token_ms"]) == 3
     assert "ms/token at steps 1-2, " in result.stdout
     assert report["batches"] == []
     assert "Weights read per token" in result.stdout
     assert report["dtype"] == "bfloat16"  # as asked, on the tiny model
+    assert 0 < report["weight_check_us"] < 1e5
+    assert "FastGenerator's weight check: " in result.stdout
     assert "random weights, bfloat16, cpu (" in result.stdout  # CPU kind
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -159,6 +178,15 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
         (["--tiny", "--pp", "128"], "--pp 128: the prompt and its first "
          "token must fit the model's context length, 128"),
         (["--pp", "-1"], "--pp: must be >= 0"),
+        # Before, these passed the check and crashed on a size mismatch
+        (["--tiny", "--pp", "0", "--prompt-tokens", "200"],
+         "--prompt-tokens 200 + --new-tokens 128 is more than the model's "
+         "context length, 128"),
+        (["--tiny", "--pp", "0", "--new-tokens", "200", "--long-steps",
+          "0"], "--new-tokens 200 is more than the model's context length"),
+        (["--tiny", "--pp", "0", "--new-tokens", "8"],
+         "--long-steps 1000 is more than the model's context"),
+        (["--device", "meta"], "--device meta holds no values"),
         (["--peers", "llamacpp"], "--peers: invalid choice: 'llamacpp' "
          "(choose from 'llama.cpp')"),
     ],
@@ -240,3 +268,15 @@ def test_ratios_to_llama_cpp_pair_the_same_bytes_per_weight(capsys):
     assert ("fast path (compiled) against llama.cpp (f32 GGUF):\n"
             "  decoding: 2.00x llama.cpp's tokens/sec\n"
             "  prompt, fast path: 2.50x") in out
+
+
+@pytest.mark.parametrize("script", ["benchmark.py", "kv_cache_vs_length.py"])
+@pytest.mark.parametrize("content", [None, "not json", '{"modes": '])
+def test_markdown_of_a_file_that_is_no_saved_run(script, content, tmp_path,
+                                                 capsys):
+    path = tmp_path / "run.json"
+    if content is not None:
+        path.write_text(content)
+    code, err = bad_arguments(script, ["--markdown", str(path)], capsys)
+    assert code == 2
+    assert f"{path}: not a saved run" in err.splitlines()[-1]

@@ -7,6 +7,7 @@ import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, Qwen3Model
 
 from helpers import download_qwen3_small
+from helpers.files import qwen3_files
 from helpers.files.checkpoint import load_model
 from helpers.files.random_weights import (
     is_random_checkpoint,
@@ -86,15 +87,12 @@ def test_random_weights_leave_the_global_random_state_alone():
 
 def test_trained_weights_are_kept_in_random_mode(tmp_path, monkeypatch,
                                                  tokenizer_path, capsys):
-    import helpers.files.checkpoint as checkpoint
-
-    monkeypatch.setattr(checkpoint, "EXPECTED_CONFIG", TINY_QWEN3_CONFIG)
     monkeypatch.setenv("QWEN3_RANDOM_WEIGHTS", "1")
     shutil.copy(tokenizer_path, tmp_path / "tokenizer-base.json")
     state = random_state_dict(TINY_QWEN3_CONFIG)
     state["trf_blocks.0.norm1.scale"] *= 0.5  # trained-looking
     torch.save(state, tmp_path / "qwen3-0.6B-base.pth")
     before = (tmp_path / "qwen3-0.6B-base.pth").read_bytes()
-    download_qwen3_small(out_dir=tmp_path)
+    qwen3_files(out_dir=tmp_path, cfg=TINY_QWEN3_CONFIG)
     assert (tmp_path / "qwen3-0.6B-base.pth").read_bytes() == before
     assert "keeping them" in capsys.readouterr().out

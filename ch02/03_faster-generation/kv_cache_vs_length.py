@@ -10,16 +10,15 @@ sequence) and with it (one pass over the prompt, then one token per step),
 and times every token as it arrives (the Exercise 2.2 streaming loops).
 The first token of both includes the pass over the whole prompt, so the
 milliseconds per token are those of the tokens after it: the steady
-state, where the two differ. It prints a table, and can save a plot and a
-JSON list of ``{"prompt_tokens", "ms_per_token_no_cache",
-"ms_per_token_cache", "speedup"}`` objects.
+state, where the two differ. It prints a table, and can save a plot and
+JSON: where it ran (date, CPU, dtype) and ``rows`` of
+``{"prompt_tokens", "ms_per_token_no_cache", "ms_per_token_cache",
+"speedup"}``. ``--markdown JSON`` prints a saved run as the README's
+table.
 
-The full-size Qwen3 0.6B architecture with random weights, in the dtype
-``--dtype`` names (default: the faster one for the loop without a cache
-here, which is most of the time; float32 on a CPU without bfloat16
-instructions): the cost does not depend on the weights, so no download is
-needed. Timings
-vary with the machine and its load; the two modes alternate per length so
+The full-size Qwen3 0.6B architecture with random weights (no
+download), in the dtype ``--dtype`` names (default: the faster one here
+for the loop without a cache). The two modes alternate per length, so
 that both see the same load.
 """
 
@@ -36,9 +35,11 @@ from helpers.arg_types import (
     check_output_paths,
     config_with_dtype,
     int_at_least,
+    read_json,
     usable_device,
 )
-from helpers.cpu_kind import cpu_kind
+from helpers.cpu_kind import cpu_kind, run_record
+from helpers.dtype import dtype_name
 from helpers.files.random_weights import seeded_model
 from helpers.kv_cache_timing import (
     kv_cache_vs_length,
@@ -67,6 +68,9 @@ def parse_args(argv=None):
                         help="save a plot (PNG) here")
     parser.add_argument("--json", type=Path, metavar="PATH",
                         help="save the results as JSON here")
+    parser.add_argument("--markdown", type=Path, metavar="JSON",
+                        help="print a saved run as a Markdown table, "
+                        "then stop")
     parser.add_argument("--device", default="cpu",
                         help="where to run (default: cpu)")
     add_dtype_argument(parser)
@@ -74,6 +78,9 @@ def parse_args(argv=None):
                         help="a tiny model: checks the script, measures "
                         "nothing")
     args = parser.parse_args(argv)
+    if args.markdown is not None:
+        args.markdown = read_json(parser, args.markdown)
+        return args
     cfg = TINY_QWEN3_CONFIG if args.tiny else QWEN_CONFIG_06_B
     longest = max(args.lengths) + args.new_tokens
     if longest > cfg["context_length"]:
@@ -86,8 +93,25 @@ def parse_args(argv=None):
     return args
 
 
+def markdown(run):
+    """The README's table of a saved run: where it ran, then a row per
+    prompt length."""
+    lines = [f"{run['cpu'] or run['device']} ({run['cpu_kind'] or '-'}), "
+             f"{run['dtype']}, {run['threads']} threads, torch "
+             f"{run['torch']}, {run['date']}:", "",
+             "| prompt tokens | no cache (ms/token) | KV cache (ms/token) "
+             "| speedup |", "| ---: | ---: | ---: | ---: |"]
+    lines += [f"| {r['prompt_tokens']} | {r['ms_per_token_no_cache']:.1f} "
+              f"| {r['ms_per_token_cache']:.1f} | {r['speedup']:.1f}x |"
+              for r in run["rows"]]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.markdown is not None:
+        print(markdown(args.markdown))
+        return 0
     cfg = args.cfg
     model = seeded_model(cfg, seed=123).to(args.device).eval()
     title = (f"{'tiny model' if args.tiny else 'Qwen3 0.6B'} "
@@ -102,7 +126,10 @@ def main(argv=None):
         printer=lambda line: print(line, flush=True),
     )
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        run = {**run_record(args.device), "device": args.device.type,
+               "dtype": dtype_name(cfg["dtype"]),
+               "new_tokens": args.new_tokens, "rows": results}
+        args.json.write_text(json.dumps(run, indent=2) + "\n")
         print(f"Saved {args.json}")
     if args.plot is not None:
         import matplotlib

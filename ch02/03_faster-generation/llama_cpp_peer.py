@@ -1,18 +1,13 @@
-"""llama.cpp beside our engines: ``benchmark.py --peers llama.cpp``.
-
-Readers who want speed on a CPU often pick llama.cpp (directly, or through
-Ollama or LM Studio). To compare on the same CPU, in the same run, with the
-same weights, this module
+"""llama.cpp beside our engines: ``benchmark.py --peers llama.cpp``. To
+compare on the same CPU, in the same run, with the same weights, it
 
 1. finds ``llama-bench``: ``$LLAMA_BENCH``, a ``llama-bench`` on the PATH,
    or one built before in ``--llama-cpp-dir``; else builds it there.
    llama.cpp's source comes from the ``llama-cpp-python`` sdist on the
-   package index (``pip download``; nothing else is downloaded), and
-   CMake builds only ``llama-bench`` for this CPU (``GGML_NATIVE``), or,
-   where PyTorch runs its AVX2 kernels (an AVX2-only CPU, or a bigger one
-   limited with ``ATEN_CPU_CAPABILITY=avx2`` to stand in for one), for
-   AVX2, in a folder of its own, so both engines use the same
-   instructions;
+   package index (``pip download``), and CMake builds only
+   ``llama-bench`` for this CPU (``GGML_NATIVE``), or for AVX2 (in a
+   folder of its own) where PyTorch runs its AVX2 kernels, so both
+   engines use the same instructions;
 2. exports the benchmark's random-weights model to GGUF: the book's
    ``Qwen3Model`` as transformers' ``Qwen3ForCausalLM``
    (``transformers_bridge.py``), ``save_pretrained`` with the real

@@ -25,7 +25,9 @@ download, a broken file) with status 1; Ctrl+C while loading with 130.
 
 import argparse
 import contextlib
+import dataclasses
 import io
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,23 +38,14 @@ from ..arg_types import (
     add_dtype_argument,
     int_at_least,
     parse_number,
-    probability,
     usable_dtype,
 )
+from ..errors import one_line
 
 EXIT_COMMANDS = {"/exit", "/quit"}
 RESET_COMMAND = "/reset"
 MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed accepts
 IM_END = "<|im_end|>"
-
-
-def model_config():
-    """The configuration of the model the command loads: the one the
-    downloaded checkpoint is checked against, Qwen3 0.6B (tests set
-    ``helpers.checkpoint.EXPECTED_CONFIG`` to a smaller one)."""
-    from ..files import checkpoint
-
-    return checkpoint.EXPECTED_CONFIG
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,25 +67,25 @@ def build_parser():
     parser.add_argument("--chat", action="store_true",
                         help="use the Qwen3 chat template; interactively, "
                         "keep the conversation (/reset starts over)")
-    parser.add_argument("--max-new-tokens", type=_non_negative_int,
+    parser.add_argument("--max-new-tokens", type=_whole_number,
                         default=256, metavar="N",
                         help="generate at most N tokens (default: 256)")
     parser.add_argument("--context-length", type=_positive_int,
                         metavar="N", help="use at most N tokens of "
                         "context, prompt and answer together (default: "
                         "the model's 40,960)")
-    parser.add_argument("--temperature", type=_non_negative_float,
+    parser.add_argument("--temperature", type=_number,
                         default=0.0, help="0 is greedy (default); "
                         "0.7-1.0 gives varied text")
-    parser.add_argument("--top-k", type=_positive_int, metavar="K",
+    parser.add_argument("--top-k", type=_whole_number, metavar="K",
                         help="sample only from the K most likely tokens")
-    parser.add_argument("--top-p", type=probability, metavar="P",
+    parser.add_argument("--top-p", type=_number, metavar="P",
                         help="sample only from the most likely tokens "
                         "that together have probability P")
-    parser.add_argument("--min-p", type=_fraction, metavar="P",
+    parser.add_argument("--min-p", type=_number, metavar="P",
                         help="sample only from tokens at least P times as "
                         "likely as the most likely one")
-    parser.add_argument("--repetition-penalty", type=_positive_float,
+    parser.add_argument("--repetition-penalty", type=_number,
                         default=1.0, metavar="R",
                         help="make the tokens of the text so far R times "
                         "less likely (1.1-1.3 curbs repetition; default "
@@ -102,7 +95,7 @@ def build_parser():
     parser.add_argument("--stop", action="append", default=[],
                         metavar="TEXT", help="stop once the text reaches "
                         "TEXT (repeatable)")
-    parser.add_argument("--beam-width", type=_positive_int, default=1,
+    parser.add_argument("--beam-width", type=_whole_number, default=1,
                         metavar="W", help="beam search with W beams "
                         "(default 1: no beam search)")
     parser.add_argument("--engine", choices=["fast", "book"],
@@ -119,13 +112,31 @@ def build_parser():
                         choices=["auto", "cpu", "cuda", "mps", "xpu"],
                         help="where to run (default: the fastest found)")
     add_dtype_argument(parser)
-    parser.add_argument("--out-dir", default="qwen3", type=Path,
+    parser.add_argument("--out-dir", default="qwen3", type=_folder_name,
                         help="folder for the model files (default: qwen3)")
     return parser
 
 
-_non_negative_int = int_at_least(0)
 _positive_int = int_at_least(1)
+# A decoding option's range is GenerationConfig's to check: here only
+# that it is a number
+
+
+def _whole_number(text):
+    return parse_number(text, int, "a whole number")
+
+
+def _number(text):
+    return parse_number(text, float, "a number")
+
+
+def _folder_name(text):
+    """A folder's name as given: '' would be the current folder."""
+    if not text.strip() or "\0" in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a folder name; for example --out-dir qwen3"
+        )
+    return Path(text)
 
 
 def _seed(text):
@@ -137,40 +148,40 @@ def _seed(text):
     return value
 
 
-def _non_negative_float(text):
-    value = parse_number(text, float, "a number")
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+# GenerationConfig's names -> the command's, for its messages
+FLAGS = {"num_beams (beam_search's beam_width)": "--beam-width",
+         "num_beams": "--beam-width", "stop_strings": "--stop",
+         "max_new_tokens": "--max-new-tokens", "temperature": "--temperature",
+         "top_k": "--top-k", "top_p": "--top-p", "min_p": "--min-p",
+         "repetition_penalty": "--repetition-penalty"}
 
 
-def _fraction(text):
-    value = parse_number(text, float, "a number")
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(
-            f"must be between 0 and 1, got {text}"
+def decoding_config(parser, args):
+    """The decoding options as one ``GenerationConfig``, which checks
+    them; what it refuses ends as the parser's one-line error."""
+    from ..decoding import GenerationConfig
+
+    try:
+        return GenerationConfig(
+            args.max_new_tokens, temperature=args.temperature,
+            top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
+            repetition_penalty=args.repetition_penalty,
+            stop_strings=args.stop or None, num_beams=args.beam_width,
         )
-    return value
-
-
-def _positive_float(text):
-    value = parse_number(text, float, "a number")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+    except (ValueError, TypeError) as exc:
+        message = one_line(exc)
+        for name, flag in FLAGS.items():
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}\b", flag,
+                             message)
+        parser.error(message.rstrip("."))
 
 
 def check_combinations(parser, args):
+    """What is about the command line itself: the prompt, the engines,
+    standard input and UTF-8, the context."""
     if args.prompt is not None and not args.prompt.strip():
         parser.error("--prompt: give some text (or leave --prompt out to "
                      "type prompts interactively)")
-    if args.beam_width > 1 and (args.temperature > 0 or args.top_k
-                                or args.top_p or args.min_p is not None):
-        parser.error("--beam-width does not sample: leave out "
-                     "--temperature, --top-k, --top-p and --min-p")
-    if args.beam_width > 1 and args.repetition_penalty != 1.0:
-        parser.error("--repetition-penalty works with greedy decoding and "
-                     "sampling, not with --beam-width")
     if args.compile and args.engine == "book":
         parser.error("--compile is the fast engine: leave out --compile "
                      "or --engine book")
@@ -182,16 +193,6 @@ def check_combinations(parser, args):
     if args.beam_width > 1 and args.no_cache:
         parser.error("--beam-width needs the KV cache: leave out "
                      "--no-cache")
-    if args.beam_width > 1 and args.stop:
-        parser.error("--stop works with greedy decoding and sampling, not "
-                     "with --beam-width")
-    if (args.top_k or args.top_p or args.min_p is not None) and (
-            args.temperature == 0):
-        parser.error("--top-k, --top-p and --min-p only apply when "
-                     "sampling: add --temperature, for example "
-                     "--temperature 0.7")
-    if any(not text for text in args.stop):
-        parser.error("--stop needs a non-empty text")
     for name, text in [("--prompt", args.prompt),
                        *(("--stop", text) for text in args.stop)]:
         if text is not None and not _is_utf8(text):
@@ -203,7 +204,7 @@ def check_combinations(parser, args):
                      f"smaller than --context-length "
                      f"({args.context_length}), to leave room for the "
                      "prompt")
-    model_context = model_config()["context_length"]
+    model_context = args.cfg["context_length"]
     if args.max_new_tokens >= model_context:
         parser.error(f"--max-new-tokens ({args.max_new_tokens}) must be "
                      f"smaller than the model's context length "
@@ -241,23 +242,28 @@ def pick_device(parser, name):
     return torch.device(name)
 
 
-def main(argv=None):
+def main(argv=None, cfg=None):
     """Run the command; return its exit status (130 after Ctrl+C, whenever
     it comes: loading, between loading and the answer, or while
-    answering)."""
+    answering). ``cfg`` is the model's configuration (default Qwen3 0.6B;
+    tests and ``benchmark_cli.py --small`` give a smaller one)."""
     try:
-        return _main(argv)
+        return _main(argv, cfg)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return 130
 
 
-def _main(argv):
+def _main(argv, cfg):
+    from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
+
     make_utf8(sys.stdout)
     make_utf8(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.cfg = QWEN_CONFIG_06_B if cfg is None else cfg
     check_combinations(parser, args)
+    args.config = decoding_config(parser, args)
     # What auto chose is said only once every argument is known to be
     # good: a mistake gets one line, nothing else
     notices = io.StringIO()
@@ -265,7 +271,7 @@ def _main(argv):
         device = pick_device(parser, args.device)
         # Without the cache every step reads the whole text: prompt work
         work = "prompts" if args.no_cache else "decoding"
-        dtype = usable_dtype(parser, args.dtype, device, model_config(),
+        dtype = usable_dtype(parser, args.dtype, device, args.cfg,
                              work)
     sys.stderr.write(notices.getvalue())
 
@@ -283,7 +289,7 @@ def _main(argv):
               file=sys.stderr)
         return 1
     except (DownloadError, InvalidFileError, OSError, RuntimeError) as exc:
-        print(f"ch02-generate: {_one_line(exc)}", file=sys.stderr)
+        print(f"ch02-generate: {one_line(exc)}", file=sys.stderr)
         return 1
 
     session = Session(model, tokenizer, device, args)
@@ -291,7 +297,7 @@ def _main(argv):
         try:
             stopped = session.answer(args.prompt)
         except ValueError as exc:  # a prompt longer than the context
-            print(f"ch02-generate: error: {_one_line(exc)}",
+            print(f"ch02-generate: error: {one_line(exc)}",
                   file=sys.stderr)
             return 2
         return 130 if stopped else 0
@@ -306,9 +312,10 @@ def load(args, device, dtype):
     from ..files.checkpoint import load_model
     from ..files.download import qwen3_files
 
-    paths = qwen3_files(kind=args.kind, out_dir=args.out_dir)
+    paths = qwen3_files(kind=args.kind, out_dir=args.out_dir,
+                        cfg=args.cfg)
     tokenizer = Qwen3Tokenizer(tokenizer_file_path=paths["tokenizer"])
-    model = load_model(paths["model"], model_config())
+    model = load_model(paths["model"], args.cfg)
     to_dtype(model, dtype).to(device)
     return model, tokenizer
 
@@ -431,20 +438,14 @@ def run(model, tokenizer, device, prompt_ids, args, eos_token_id,
     synchronize(device)
     start = time.perf_counter()
     try:
-        if args.beam_width > 1:
-            tokens, _ = beam_search(
-                model, token_ids, args.max_new_tokens, args.beam_width,
-                eos_token_id=eos_token_id,
-            )
+        config = dataclasses.replace(args.config,
+                                     eos_token_id=eos_token_id)
+        if config.num_beams > 1:
+            tokens, _ = beam_search(model, token_ids, config=config)
             stream = counted(tokens[0].tolist())
         else:
             stream = counted(generate_stream(
-                model, token_ids, args.max_new_tokens,
-                temperature=args.temperature, top_k=args.top_k,
-                top_p=args.top_p, min_p=args.min_p,
-                repetition_penalty=args.repetition_penalty,
-                eos_token_id=eos_token_id,
-                stop_strings=args.stop or None, tokenizer=tokenizer,
+                model, token_ids, config=config, tokenizer=tokenizer,
                 generator=generator, use_cache=not args.no_cache,
             ))
         for text in stream_text(stream, tokenizer, args.stop or None,
@@ -496,7 +497,7 @@ def interactive(session):
         try:
             session.answer(prompt)
         except Exception as exc:  # report it, then take the next prompt
-            print(f"ch02-generate: error: {_one_line(exc)}",
+            print(f"ch02-generate: error: {one_line(exc)}",
                   file=sys.stderr)
 
 
@@ -508,11 +509,6 @@ def make_utf8(stream):
     if encoding.replace("-", "") != "utf8" and hasattr(stream,
                                                         "reconfigure"):
         stream.reconfigure(encoding="utf-8", errors="replace")
-
-
-def _one_line(exc):
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -16,13 +16,13 @@
 
 from .beam_search import beam_search
 from .config import GenerationConfig
+from .logits_process import sample_next_token
 from .loop import GenerateOutput, collect_stream, generate, generate_stream
 from .padding import left_pad
 from .sampling import (
     apply_repetition_penalty,
     apply_temperature,
     min_p_filter,
-    sample_next_token,
     top_k_filter,
     top_p_filter,
 )

@@ -5,17 +5,18 @@
 
 import torch
 
+from .backend import CacheClaim
 from .config import GenerationConfig
-from .loop import _prepare
+from .loop import prepare
 from .validation import eval_mode
 
 # A score that never wins: transformers' "-1e9" for impossible candidates
 _NEVER = -1.0e9
 
 
-def beam_search(model, token_ids, max_new_tokens, beam_width=4,
+def beam_search(model, token_ids, max_new_tokens=None, beam_width=4,
                 length_penalty=1.0, eos_token_id=None, early_stopping=False,
-                attention_mask=None):
+                attention_mask=None, *, config=None):
     """Return ``(best_token_ids, score)`` for one prompt, as Hugging Face
     transformers' ``generate(num_beams=beam_width, ...)`` finds them.
 
@@ -39,13 +40,23 @@ def beam_search(model, token_ids, max_new_tokens, beam_width=4,
     (1, n_new), without the final EOS, as the book's loops return it;
     ``score`` is transformers' ``sequences_scores``. A prompt padded on
     the left (``attention_mask`` 0 there) is searched without its padding.
+    A ``config`` (a ``GenerationConfig``) may stand for the options, its
+    ``num_beams`` for ``beam_width``.
     """
-    config = GenerationConfig(
-        max_new_tokens, num_beams=beam_width, length_penalty=length_penalty,
-        eos_token_id=eos_token_id, early_stopping=early_stopping,
-    )
-    backend, mask, _, _ = _prepare(model, token_ids, config,
-                                   attention_mask=attention_mask)
+    if config is None:
+        config = GenerationConfig(
+            max_new_tokens, num_beams=beam_width,
+            length_penalty=length_penalty, eos_token_id=eos_token_id,
+            early_stopping=early_stopping,
+        )
+    elif (not isinstance(config, GenerationConfig)
+          or max_new_tokens is not None):
+        raise TypeError(
+            "beam_search() takes its options either as config=... (a "
+            "GenerationConfig with max_new_tokens) or as arguments."
+        )
+    backend, mask, _, _ = prepare(model, token_ids, config,
+                                  attention_mask=attention_mask)
     if token_ids.shape[0] != 1:
         raise ValueError(
             "beam_search takes one prompt, shape (1, n_tokens), got batch "
@@ -53,8 +64,9 @@ def beam_search(model, token_ids, max_new_tokens, beam_width=4,
         )
     if mask is not None:  # one row: its tokens alone are the same search
         token_ids = token_ids[:, mask[0]]
-    if max_new_tokens == 0:
+    if config.max_new_tokens == 0:
         return token_ids[:, :0], 0.0
+    CacheClaim(backend)  # an open stream on this cache cannot go on
     with eval_mode(backend.model), torch.inference_mode():
         return _BeamSearch(backend, token_ids, config).run()
 

@@ -1,29 +1,29 @@
-"""Beyond the book: the book's ``Qwen3Model`` as a backend of the one
-decoding loop (``loop.py``).
+"""Beyond the book: the book's ``Qwen3Model`` as a ``Backend`` of the one
+decoding loop (``backend.py`` says what a backend does).
 
-A backend does three things: read the prompt (``prefill``), take one
-step with one new token per row (``step``), and reorder its rows
-(``reorder``, for beam search). Both return the logits of the next
-token, (batch, vocab_size), and a greedy choice when they have one
-already (the fast backend computes it inside its compiled step; here it
-is None). This one is the teaching path: the book's forward pass, with
-the book's ``KVCache`` (which grows by ``torch.cat``) or, with
-``use_cache=False``, the whole text again every step as in Listing 2.2.
-``FastGenerator`` is the other backend.
+This one is the teaching path: the book's forward pass, with the book's
+``KVCache`` (which grows by ``torch.cat``) or, with ``use_cache=False``,
+the whole text again every step as in Listing 2.2. It has no greedy
+choice of its own (None).
 """
 
 import torch
 from reasoning_from_scratch.qwen3 import KVCache
 
+from .backend import Backend
 from .padding import forward_with_mask
 
 
-class BookBackend:
+class BookBackend(Backend):
     # A step costs far more than asking whether every row has finished
     check_every = 1
 
     def __init__(self, model, use_cache=True):
         self.model = model
+        # Each generation has a backend, a KVCache and a position of its
+        # own, so streams on one model can be read in turn
+        self.cache_owner = self
+        self.pos = 0
         self.use_cache = use_cache
         self.cache = None
         self.token_ids = None
@@ -39,6 +39,7 @@ class BookBackend:
         if self.use_cache:  # the whole prompt fills the cache
             self.cache = KVCache(n_layers=self.model.cfg["n_layers"])
             self.model.reset_kv_cache()
+            self.pos = 0
         return self._forward(token_ids)[:, -1], None
 
     def step(self, next_token):
@@ -65,6 +66,16 @@ class BookBackend:
                                           values.index_select(0, rows)))
 
     def _forward(self, token_ids):
+        if self.use_cache:  # the model's position is this generation's
+            model = getattr(self.model, "_orig_mod", self.model)
+            model.current_pos = self.pos
+            try:
+                return self._forward_at(token_ids)
+            finally:
+                self.pos = model.current_pos
+        return self._forward_at(token_ids)
+
+    def _forward_at(self, token_ids):
         if self.mask is not None:
             return forward_with_mask(self.model, token_ids, self.mask,
                                      self.cache)

@@ -13,6 +13,7 @@ What depends on the model (token ids in its vocabulary, the context
 length) is checked where the model is known: ``validation.py``.
 """
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -23,7 +24,21 @@ from .validation import check_non_negative_int, eos_ids, is_int
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    """Decoding options; see ``generate_stream`` and ``beam_search``."""
+    """Decoding options, in transformers' names.
+
+    - ``max_new_tokens``: at most this many new tokens.
+    - ``repetition_penalty`` (1.0: off), then, when ``temperature`` > 0,
+      ``top_k``, ``top_p`` and ``min_p``, applied in that order to the
+      logits; ``temperature=0`` is greedy decoding.
+    - ``eos_token_id`` (an int or a list): stop before it, as the book's
+      loops do; ``stop_strings`` (matched in the text: the call needs the
+      ``tokenizer``) and ``stop_sequences`` (lists of token ids): stop
+      after the token that completes one.
+    - ``pad_token_id``: what a finished row of a batch gets (default: the
+      first EOS id).
+    - ``num_beams``, ``length_penalty``, ``early_stopping``: beam search.
+    - ``output_scores``: ``generate`` returns each token's log-probability.
+    """
 
     max_new_tokens: int
     temperature: float = 0.0
@@ -60,6 +75,21 @@ class GenerationConfig:
         object.__setattr__(self, "sequences",
                            _check_stop_sequences(self.stop_sequences))
         self._check_beam_search()
+        # Numbers that torch can use: a Fraction or a NumPy scalar passes
+        # the checks above, and would fail mid-generation
+        for name, kind in (("temperature", float), ("top_p", float),
+                           ("min_p", float), ("repetition_penalty", float),
+                           ("top_k", int), ("max_new_tokens", int),
+                           ("length_penalty", float)):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, kind(getattr(self, name)))
+        filters = [name for name in ("top_k", "top_p", "min_p")
+                   if getattr(self, name) is not None]
+        if filters and not self.do_sample:
+            raise ValueError(
+                f"{', '.join(filters)} only apply when sampling: add a "
+                "temperature, for example temperature=0.7 (0 is greedy)."
+            )
         if not isinstance(self.output_scores, bool):
             raise TypeError(
                 f"output_scores must be True or False, got "
@@ -99,7 +129,8 @@ class GenerationConfig:
                 f"{self.length_penalty!r}; 1.0 (the default) divides a "
                 "beam's score by its length, 0 compares raw sums."
             )
-        if self.early_stopping not in (True, False, "never"):
+        if not (isinstance(self.early_stopping, bool)
+                or self.early_stopping == "never"):
             raise ValueError(
                 f"early_stopping must be True, False or 'never', got "
                 f"{self.early_stopping!r}."
@@ -144,3 +175,36 @@ def _check_stop_sequences(stop_sequences):
             "and tokenizer=tokenizer."
         )
     return [list(seq) for seq in sequences]
+
+
+def make_config(config, max_new_tokens, options, caller):
+    """The call's ``GenerationConfig``: ``config`` as given, or one built
+    from ``max_new_tokens`` and the keyword ``options``, never both.
+    ``generate`` and ``generate_stream`` do not search beams."""
+    if config is None:
+        names = {f.name for f in dataclasses.fields(GenerationConfig)
+                 if f.init}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise TypeError(
+                f"{caller}() got an unknown option: {', '.join(unknown)}; "
+                f"the options are {', '.join(sorted(names))}."
+            )
+        config = GenerationConfig(max_new_tokens, **options)
+    elif not isinstance(config, GenerationConfig):
+        raise TypeError(
+            f"config must be a GenerationConfig, got {config!r}."
+        )
+    elif options or max_new_tokens is not None:
+        raise TypeError(
+            f"{caller}() takes its options either as config=... or as "
+            "keywords, not both: put max_new_tokens and "
+            f"{', '.join(options) or 'the rest'} into the config."
+        )
+    if config.num_beams != 1:
+        raise ValueError(
+            f"{caller}() does not search beams (num_beams="
+            f"{config.num_beams}): use beam_search(..., beam_width="
+            f"{config.num_beams})."
+        )
+    return config

@@ -11,12 +11,20 @@ transformers does: they never remove the most probable token, and the
 scores of greedy decoding are those of the penalized logits.
 
 The values were checked by ``GenerationConfig``; these run per token and
-check nothing. ``sampling.py`` has the same filters as public functions.
+check nothing. ``sampling.py`` has the same filters as public functions,
+with checks.
 """
 
 import torch
 
-from .sampling import _min_p, _repetition_penalty, _top_k, _top_p
+from .config import GenerationConfig
+from .filters import (
+    keep_min_p,
+    keep_top_k,
+    keep_top_p,
+    penalize_repeats,
+)
+from .sampling import check_generator, check_logits
 
 
 class RepetitionPenalty:
@@ -29,7 +37,7 @@ class RepetitionPenalty:
         self.penalty = penalty
 
     def __call__(self, seen, logits):
-        return _repetition_penalty(logits.float(), seen, self.penalty)
+        return penalize_repeats(logits.float(), seen, self.penalty)
 
 
 class Warper:
@@ -56,8 +64,9 @@ def logits_processors(config):
         processors.append(RepetitionPenalty(config.repetition_penalty))
     if config.do_sample:
         processors.append(Warper(_temperature, config.temperature))
-        for fn, value in ((_top_k, config.top_k), (_top_p, config.top_p),
-                          (_min_p, config.min_p)):
+        for fn, value in ((keep_top_k, config.top_k),
+                          (keep_top_p, config.top_p),
+                          (keep_min_p, config.min_p)):
             if value is not None:
                 processors.append(Warper(fn, value))
     return processors
@@ -74,3 +83,34 @@ def next_token(logits, processors, seen, generator, do_sample):
     probas = torch.softmax(logits, dim=-1)
     token = torch.multinomial(probas, num_samples=1, generator=generator)
     return token, logits
+
+
+def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
+                      generator=None, *, min_p=None):
+    """Pick the next token id for each row: (batch, vocab) -> (batch, 1).
+
+    ``temperature=0`` is greedy decoding (argmax). Otherwise the logits are
+    divided by the temperature, filtered by top-k, top-p and min-p, and a
+    token is drawn from the renormalized distribution, using ``generator``
+    (a ``torch.Generator``) for reproducible draws. (A repetition penalty
+    needs the text so far: ``apply_repetition_penalty`` comes first.)
+    """
+    # The one chain of processors that generate uses; the config checks
+    # the values
+    config = GenerationConfig(1, temperature=temperature, top_k=top_k,
+                              top_p=top_p, min_p=min_p)
+    check_logits(logits, "sample_next_token")
+    check_generator(generator, logits.device)
+    no_choice = torch.isnan(logits).any(-1) | torch.isneginf(logits).all(-1)
+    if bool(no_choice.any()):
+        rows = no_choice.nonzero().flatten().tolist()
+        raise ValueError(
+            f"sample_next_token: the logits of row(s) {rows} hold NaN or "
+            "only -inf, so no token can be chosen; check the model's "
+            "output (NaN weights?) and the filters applied before."
+        )
+    # Greedy: no processors (filters never remove the most likely token,
+    # so they cannot change the argmax)
+    token, _ = next_token(logits, logits_processors(config), None,
+                          generator, config.do_sample)
+    return token

@@ -21,8 +21,9 @@ from collections import namedtuple
 
 import torch
 
+from .backend import Backend, CacheClaim
 from .book_backend import BookBackend
-from .config import GenerationConfig
+from .config import make_config
 from .logits_process import logits_processors, next_token
 from .padding import check_attention_mask
 from .sampling import check_generator
@@ -44,8 +45,8 @@ GenerateOutput.__doc__ = (
 
 def _backend(model, use_cache):
     """The book's model runs on a ``BookBackend``; a ``FastGenerator`` is
-    a backend itself."""
-    if hasattr(model, "prefill") and hasattr(model, "step"):
+    a ``Backend`` itself."""
+    if isinstance(model, Backend):
         if not use_cache:
             raise ValueError(
                 "a FastGenerator always uses its KV cache: leave "
@@ -55,14 +56,13 @@ def _backend(model, use_cache):
     return BookBackend(model, use_cache)
 
 
-def _prepare(model, token_ids, config, *, tokenizer=None, generator=None,
-             use_cache=True, attention_mask=None):
+def prepare(model, token_ids, config, *, tokenizer=None, generator=None,
+            use_cache=True, attention_mask=None):
     """Check what depends on the model and the prompts; return the
     backend, the padding mask (or None), the processors and the
     criteria."""
     backend = _backend(model, use_cache)
-    check_generation_args(backend.model, token_ids, config.max_new_tokens,
-                          config.eos_token_id)
+    check_generation_args(backend.model, token_ids, config)
     check_generator(generator, token_ids.device)
     pad = config.pad
     if pad is not None:
@@ -112,6 +112,7 @@ def _decode_in_eval_mode(backend, token_ids, mask, config, processors,
     uses_seen = any(p.uses_seen for p in processors)
     # The backend's own argmax serves when nothing changes the logits
     plain_greedy = not processors and not config.do_sample
+    claim = CacheClaim(backend)  # at the first step, not at the call
     logits, greedy = backend.prefill(token_ids, mask)  # (batch, vocab)
     for step in range(config.max_new_tokens):
         if plain_greedy and greedy is not None and not config.output_scores:
@@ -142,6 +143,7 @@ def _decode_in_eval_mode(backend, token_ids, mask, config, processors,
         if uses_seen:
             seen = torch.cat([seen, token], dim=1)
         if step + 1 < config.max_new_tokens:  # no step after the last
+            claim.check()
             logits, greedy = backend.step(token)
 
 
@@ -154,42 +156,30 @@ def _score(processed, logits, token, config):
     return torch.log_softmax(processed.float(), dim=-1).gather(-1, token)
 
 
-def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
-                    top_k=None, top_p=None, eos_token_id=None,
-                    stop_strings=None, tokenizer=None, stop_sequences=None,
-                    generator=None, use_cache=True, pad_token_id=None,
-                    min_p=None, repetition_penalty=1.0,
-                    attention_mask=None):
+def generate_stream(model, token_ids, max_new_tokens=None, *, config=None,
+                    tokenizer=None, generator=None, use_cache=True,
+                    attention_mask=None, **options):
     """Yield one (batch, 1) tensor of token ids per generation step.
 
     - ``model`` is the book's ``Qwen3Model`` (with its ``KVCache``, or
       without a cache: ``use_cache=False``) or a ``FastGenerator``.
-    - Each step applies ``repetition_penalty`` to the tokens of the prompt
-      (not its padding) and the output so far (greedy decoding included),
-      then samples with ``temperature``, ``top_k``, ``top_p`` and
-      ``min_p``, in transformers' order; ``temperature=0`` (the default)
-      is greedy.
-    - Stops before an ``eos_token_id`` (an int or a list of ints), as the
-      book's loops do.
-    - Stops after the token that completes one of ``stop_strings``
-      (matched in the text, so it needs ``tokenizer``) or one of
-      ``stop_sequences`` (lists of token ids); that token is part of the
-      output, since it has been streamed.
-    - In a batch, a row that has finished stops growing: it gets
-      ``pad_token_id`` (default: the first EOS id) until every row is done.
+    - The decoding options (``temperature``, ``top_k``, ``top_p``,
+      ``min_p``, ``repetition_penalty``, ``eos_token_id``,
+      ``stop_strings``, ``stop_sequences``, ``pad_token_id``) come as
+      keywords or as one ``config``; ``GenerationConfig`` says what each
+      does. Stop strings need the ``tokenizer``; sampling draws from
+      ``generator`` if given.
     - Prompts of different lengths go in one batch padded on the left,
       with ``attention_mask`` (1 for tokens, 0 for padding; see
       ``helpers.left_pad``): each row gets the tokens it would get alone.
 
     Arguments are checked when it is called, before the first token.
     """
-    config = GenerationConfig(
-        max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-        min_p=min_p, repetition_penalty=repetition_penalty,
-        eos_token_id=eos_token_id, pad_token_id=pad_token_id,
-        stop_strings=stop_strings, stop_sequences=stop_sequences,
-    )
-    backend, mask, processors, criteria = _prepare(
+    config = make_config(config, max_new_tokens, options, "generate_stream")
+    if config.output_scores:
+        raise ValueError("generate_stream yields tokens only: use "
+                         "generate(..., output_scores=True) for scores.")
+    backend, mask, processors, criteria = prepare(
         model, token_ids, config, tokenizer=tokenizer, generator=generator,
         use_cache=use_cache, attention_mask=attention_mask,
     )
@@ -197,25 +187,16 @@ def generate_stream(model, token_ids, max_new_tokens, *, temperature=0.0,
         backend, token_ids, mask, config, processors, criteria, generator))
 
 
-def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
-             top_k=None, top_p=None, eos_token_id=None, stop_strings=None,
-             tokenizer=None, stop_sequences=None, generator=None,
-             use_cache=True, pad_token_id=None, min_p=None,
-             repetition_penalty=1.0, attention_mask=None,
-             output_scores=False):
+def generate(model, token_ids, max_new_tokens=None, *, config=None,
+             tokenizer=None, generator=None, use_cache=True,
+             attention_mask=None, **options):
     """Like ``generate_stream``, but return all new tokens at once as a
     (batch, n_new) tensor; with ``output_scores=True``, a
     ``GenerateOutput(sequences, scores)``, where ``scores`` (batch,
     n_new) holds each token's log-probability under the distribution it
     was chosen from (after the penalty and the sampling filters)."""
-    config = GenerationConfig(
-        max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-        min_p=min_p, repetition_penalty=repetition_penalty,
-        eos_token_id=eos_token_id, pad_token_id=pad_token_id,
-        stop_strings=stop_strings, stop_sequences=stop_sequences,
-        output_scores=output_scores,
-    )
-    backend, mask, processors, criteria = _prepare(
+    config = make_config(config, max_new_tokens, options, "generate")
+    backend, mask, processors, criteria = prepare(
         model, token_ids, config, tokenizer=tokenizer, generator=generator,
         use_cache=use_cache, attention_mask=attention_mask,
     )
@@ -227,7 +208,7 @@ def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
                          criteria, generator, check_every))
     sequences = collect_stream((t for t, _ in steps), token_ids)
     scores = None
-    if output_scores:
+    if config.output_scores:
         scores = collect_stream((s for _, s in steps),
                                 token_ids.new_empty(
                                     token_ids.shape, dtype=torch.float))
@@ -235,7 +216,7 @@ def generate(model, token_ids, max_new_tokens, *, temperature=0.0,
         end = _end_of_last_eos(sequences, config.eos)
         sequences = sequences[:, :end]
         scores = None if scores is None else scores[:, :end]
-    if output_scores:
+    if config.output_scores:
         return GenerateOutput(sequences, scores)
     return sequences
 

@@ -1,10 +1,12 @@
-"""Choosing the next token: repetition penalty, temperature, top-k, top-p
-and min-p (bonus notebook ``ch02/02_decoding-strategies``).
+"""The sampling settings' checks, and the filters as public functions
+that check what they are given: repetition penalty, temperature, top-k,
+top-p and min-p (bonus notebook ``ch02/02_decoding-strategies``).
 
 Each filter takes logits of shape (batch, vocab_size) and returns logits of
 the same shape, with the tokens it removes set to -inf, so filters compose.
-``sample_next_token`` applies them in the order Hugging Face uses:
-repetition penalty -> temperature -> top-k -> top-p -> min-p.
+``sample_next_token`` (``logits_process.py``) applies them in the order
+Hugging Face uses: repetition penalty -> temperature -> top-k -> top-p ->
+min-p.
 """
 
 import math
@@ -12,16 +14,28 @@ import numbers
 
 import torch
 
-from .validation import is_int
+from .filters import (
+    keep_min_p,
+    keep_top_k,
+    keep_top_p,
+    penalize_repeats,
+)
+from .validation import check_token_range, is_int
+
+# Below this, dividing logits by the temperature (or by the penalty)
+# can overflow float32 into inf, and sampling into NaN
+SMALLEST = 1e-6
 
 
 def check_sampling_args(temperature=0.0, top_k=None, top_p=None,
                         min_p=None, repetition_penalty=1.0):
     """Raise a clear error for settings outside their valid range."""
-    if not _is_finite_number(temperature) or temperature < 0:
+    if (not _is_finite_number(temperature) or temperature < 0
+            or 0 < temperature < SMALLEST):
         raise ValueError(
-            f"temperature must be a number >= 0, got {temperature!r}; use "
-            "0 for greedy decoding, about 0.7-1.0 for varied text."
+            f"temperature must be 0 or a number >= {SMALLEST:g}, got "
+            f"{temperature!r}; use 0 for greedy decoding, about 0.7-1.0 "
+            "for varied text."
         )
     if top_k is not None:
         _check_top_k(top_k)
@@ -40,7 +54,7 @@ def _is_finite_number(value):
 def _check_top_k(top_k):
     if not is_int(top_k) or top_k < 1:
         raise ValueError(
-            f"top_k must be an integer >= 1 or None, got {top_k!r}; "
+            f"top_k must be an integer >= 1, got {top_k!r}; "
             "for example top_k=50."
         )
 
@@ -49,7 +63,7 @@ def _check_top_p(top_p):
     if (not isinstance(top_p, numbers.Real) or isinstance(top_p, bool)
             or not 0 < top_p <= 1):  # also refuses NaN
         raise ValueError(
-            f"top_p must be a number with 0 < top_p <= 1 or None, got "
+            f"top_p must be a number with 0 < top_p <= 1, got "
             f"{top_p!r}; for example top_p=0.9."
         )
 
@@ -58,21 +72,22 @@ def _check_min_p(min_p):
     if (not isinstance(min_p, numbers.Real) or isinstance(min_p, bool)
             or not 0 <= min_p <= 1):  # also refuses NaN
         raise ValueError(
-            f"min_p must be a number with 0 <= min_p <= 1 or None, got "
+            f"min_p must be a number with 0 <= min_p <= 1, got "
             f"{min_p!r}; for example min_p=0.05."
         )
 
 
 def _check_repetition_penalty(penalty):
-    if not _is_finite_number(penalty) or penalty <= 0:
+    if not _is_finite_number(penalty) or penalty < SMALLEST:
         raise ValueError(
-            f"repetition_penalty must be a finite number > 0, got "
+            f"repetition_penalty must be a finite number >= {SMALLEST:g}, "
+            "got "
             f"{penalty!r}; 1.0 changes nothing, about 1.1-1.3 discourages "
             "repeating the tokens of the text so far."
         )
 
 
-def _check_logits(logits, name):
+def check_logits(logits, name):
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         kind = (f"a {logits.dtype} tensor" if isinstance(logits, torch.Tensor)
                 else type(logits).__name__)
@@ -112,7 +127,7 @@ def apply_temperature(logits, temperature):
     Below 1 the distribution gets sharper (closer to greedy), above 1
     flatter (more random).
     """
-    _check_logits(logits, "apply_temperature")
+    check_logits(logits, "apply_temperature")
     if not _is_finite_number(temperature) or temperature <= 0:
         raise ValueError(
             f"apply_temperature needs a finite temperature > 0, got "
@@ -124,24 +139,9 @@ def apply_temperature(logits, temperature):
 
 def top_k_filter(logits, top_k):
     """Keep the ``top_k`` highest logits per row; -inf for the rest."""
-    _check_logits(logits, "top_k_filter")
+    check_logits(logits, "top_k_filter")
     _check_top_k(top_k)
-    return _top_k(logits, top_k)
-
-
-def _top_k(logits, top_k):
-    top_k = min(top_k, logits.size(-1))  # a larger top_k keeps everything
-    v, _ = torch.topk(logits, top_k, dim=-1)
-    return logits.masked_fill(logits < v[:, [-1]], -torch.inf)
-
-
-# top-p sorts only this many of the most likely tokens when they already
-# hold the nucleus (nearly always), instead of all 151,936
-TOP_P_CANDIDATES = 1024
-# Cumulative sums in float32 differ by about 1e-5 with the order of
-# summation: closer than this to top_p, a token's fate is decided with
-# transformers' own arithmetic
-TOP_P_MARGIN = 1e-3
+    return keep_top_k(logits, top_k)
 
 
 def top_p_filter(logits, top_p):
@@ -151,42 +151,12 @@ def top_p_filter(logits, top_p):
     The token that crosses ``top_p`` is kept, so at least one token always
     survives. The same tokens as Hugging Face's ``TopPLogitsWarper``,
     which sorts the whole vocabulary; here only the most likely
-    ``TOP_P_CANDIDATES`` are sorted, unless the nucleus needs more or a
-    token lies within rounding distance of the threshold.
+    ``filters.TOP_P_CANDIDATES`` are sorted, unless the nucleus needs
+    more or a token lies within rounding distance of the threshold.
     """
-    _check_logits(logits, "top_p_filter")
+    check_logits(logits, "top_p_filter")
     _check_top_p(top_p)
-    return _top_p(logits, top_p)
-
-
-def _top_p(logits, top_p):
-    if top_p >= 1.0:
-        return logits
-    k = min(TOP_P_CANDIDATES, logits.size(-1))
-    probas = torch.softmax(logits.float(), dim=-1)
-    top_probas, top_idx = torch.topk(probas, k, dim=-1)  # sorted
-    # Probability mass of the tokens ranked above each candidate
-    mass_before = top_probas.cumsum(dim=-1) - top_probas
-    near = (mass_before - top_p).abs() < TOP_P_MARGIN
-    short = top_probas.sum(dim=-1) < top_p + TOP_P_MARGIN
-    if k == logits.size(-1) or bool(near.any() | short.any()):
-        return _top_p_filter_sorted(logits, top_p)
-    remove = mass_before >= top_p
-    remove[:, 0] = False  # the most probable token always stays
-    kept = logits.gather(-1, top_idx).masked_fill(remove, -torch.inf)
-    # Every token outside the candidates is beyond the nucleus
-    return torch.full_like(logits, -torch.inf).scatter_(-1, top_idx, kept)
-
-
-def _top_p_filter_sorted(logits, top_p):
-    """top-p over the whole vocabulary, with transformers' arithmetic:
-    ascending order, remove what adds up to at most 1 - top_p."""
-    sorted_logits, sorted_idx = torch.sort(logits, dim=-1)
-    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-    remove = cumulative <= 1 - top_p
-    remove[:, -1] = False  # the most probable token always stays
-    remove = remove.scatter(-1, sorted_idx, remove)
-    return logits.masked_fill(remove, -torch.inf)
+    return keep_top_p(logits, top_p)
 
 
 def min_p_filter(logits, min_p):
@@ -197,15 +167,9 @@ def min_p_filter(logits, min_p):
     few tokens, a flat one many. The same tokens as Hugging Face's
     ``MinPLogitsWarper``; the most probable token always stays.
     """
-    _check_logits(logits, "min_p_filter")
+    check_logits(logits, "min_p_filter")
     _check_min_p(min_p)
-    return _min_p(logits, min_p)
-
-
-def _min_p(logits, min_p):
-    probas = torch.softmax(logits.float(), dim=-1)
-    threshold = min_p * probas.amax(dim=-1, keepdim=True)  # (batch, 1)
-    return logits.masked_fill(probas < threshold, -torch.inf)
+    return keep_min_p(logits, min_p)
 
 
 def apply_repetition_penalty(logits, token_ids, penalty):
@@ -214,7 +178,7 @@ def apply_repetition_penalty(logits, token_ids, penalty):
     positive, multiplied if negative (the CTRL paper's rule, as Hugging
     Face's ``RepetitionPenaltyLogitsProcessor``). 1.0 changes nothing.
     """
-    _check_logits(logits, "apply_repetition_penalty")
+    check_logits(logits, "apply_repetition_penalty")
     _check_repetition_penalty(penalty)
     if (not isinstance(token_ids, torch.Tensor) or token_ids.dim() != 2
             or token_ids.shape[0] != logits.shape[0]
@@ -224,38 +188,5 @@ def apply_repetition_penalty(logits, token_ids, penalty):
             f"of shape (batch, n_tokens) with batch {logits.shape[0]}, as "
             "the logits; pass the prompt and the tokens generated so far."
         )
-    return _repetition_penalty(logits, token_ids, penalty)
-
-
-def _repetition_penalty(logits, token_ids, penalty):
-    if penalty == 1.0:
-        return logits
-    seen = logits.gather(-1, token_ids.long())
-    seen = torch.where(seen < 0, seen * penalty, seen / penalty)
-    return logits.scatter(-1, token_ids.long(), seen)
-
-
-def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
-                      generator=None, *, min_p=None):
-    """Pick the next token id for each row: (batch, vocab) -> (batch, 1).
-
-    ``temperature=0`` is greedy decoding (argmax). Otherwise the logits are
-    divided by the temperature, filtered by top-k, top-p and min-p, and a
-    token is drawn from the renormalized distribution, using ``generator``
-    (a ``torch.Generator``) for reproducible draws. (A repetition penalty
-    needs the text so far: ``apply_repetition_penalty`` comes first.)
-    """
-    # The one chain of processors that generate uses (imported here: it
-    # is built from this module's filters); the config checks the values
-    from .config import GenerationConfig
-    from .logits_process import logits_processors, next_token
-
-    config = GenerationConfig(1, temperature=temperature, top_k=top_k,
-                              top_p=top_p, min_p=min_p)
-    _check_logits(logits, "sample_next_token")
-    check_generator(generator, logits.device)
-    # Greedy: no processors (filters never remove the most likely token,
-    # so they cannot change the argmax)
-    token, _ = next_token(logits, logits_processors(config), None,
-                          generator, config.do_sample)
-    return token
+    check_token_range("token_ids", token_ids, logits.shape[-1])
+    return penalize_repeats(logits, token_ids, penalty)

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 import torch
 
 
-def check_generation_args(model, token_ids, max_new_tokens,
-                          eos_token_id=None):
-    """Check the common arguments; return the EOS ids as a tuple (empty
-    when ``eos_token_id`` is None)."""
+def check_generation_args(model, token_ids, config):
+    """Check what depends on the model: the prompts' ids, device and
+    length, and the EOS and stop ids of ``config`` (a
+    ``GenerationConfig``, which checked its own values)."""
     if not isinstance(token_ids, torch.Tensor):
         raise TypeError(
             "token_ids must be a torch.Tensor of shape (batch, n_tokens), "
@@ -47,9 +47,14 @@ def check_generation_args(model, token_ids, max_new_tokens,
         )
     vocab_size = model_vocab_size(model)
     check_token_range("token_ids", token_ids, vocab_size)
-    check_non_negative_int("max_new_tokens", max_new_tokens)
-    check_context_length(model, token_ids.shape[1], max_new_tokens)
-    return eos_ids(eos_token_id, vocab_size)
+    check_context_length(model, token_ids.shape[1], config.max_new_tokens)
+    for token in config.eos:
+        check_token_id("eos_token_id", token, vocab_size)
+    for sequence in config.sequences:
+        for token in sequence:
+            check_token_id("stop_sequences", token, vocab_size,
+                           "encode the stop text with the model's "
+                           "tokenizer")
 
 
 def model_device(model):
@@ -75,7 +80,7 @@ def check_token_range(name, token_ids, vocab_size):
         )
 
 
-def eos_ids(eos_token_id, vocab_size=None):
+def eos_ids(eos_token_id):
     """``eos_token_id`` (None, an int, or a list of ints) as a tuple."""
     if eos_token_id is None:
         return ()
@@ -87,19 +92,19 @@ def eos_ids(eos_token_id, vocab_size=None):
             f"{eos_token_id!r}; use tokenizer.eos_token_id."
         )
     for token in ids:
-        check_token_id("eos_token_id", token, vocab_size)
+        check_token_id("eos_token_id", token)
     return tuple(int(token) for token in ids)
 
 
-def check_token_id(name, token, vocab_size=None):
+def check_token_id(name, token, vocab_size=None,
+                   fix="use tokenizer.eos_token_id"):
     """One token id (an int) must be in the model's vocabulary."""
     if not is_int(token):
         raise TypeError(f"{name} must be an int, got {token!r}.")
     if token < 0 or (vocab_size is not None and token >= vocab_size):
         raise ValueError(
             f"{name} {token} is not a token of the model's vocabulary "
-            f"(0 to {vocab_size - 1 if vocab_size else '?'}); use "
-            "tokenizer.eos_token_id."
+            f"(0 to {vocab_size - 1 if vocab_size else '?'}); {fix}."
         )
 
 

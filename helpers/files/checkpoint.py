@@ -15,8 +15,7 @@ import os
 import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B, Qwen3Model
 
-# The model a downloaded checkpoint must fit (the tests use a tiny one)
-EXPECTED_CONFIG = QWEN_CONFIG_06_B
+from ..errors import one_line
 
 
 class CheckpointError(ValueError):
@@ -31,20 +30,18 @@ def expected_shapes(cfg):
     return {key: tuple(t.shape) for key, t in model.state_dict().items()}
 
 
-def check_checkpoint(path, read_values=True, cfg=None):
+def check_checkpoint(path, read_values=True, cfg=QWEN_CONFIG_06_B):
     """Raise ``CheckpointError`` unless ``path`` fits ``Qwen3Model(cfg)``.
 
     With ``read_values``, every tensor is also read once to check that it
     holds only finite numbers (about a second for 1.5 GB).
     """
-    cfg = EXPECTED_CONFIG if cfg is None else cfg
     try:
         state = torch.load(path, map_location="cpu", mmap=True,
                            weights_only=True)
     except Exception as exc:  # pickle, zip and format errors alike
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
         raise CheckpointError(
-            f"PyTorch cannot load it ({type(exc).__name__}: {first})"
+            f"PyTorch cannot load it ({one_line(exc, named=True)})"
         ) from exc
     if not isinstance(state, dict):
         raise CheckpointError(
@@ -72,11 +69,10 @@ def check_checkpoint(path, read_values=True, cfg=None):
             raise CheckpointError(f"{key} holds NaN or infinite values")
 
 
-def load_model(path, cfg=None):
+def load_model(path, cfg=QWEN_CONFIG_06_B):
     """``Qwen3Model(cfg)`` on the CPU with the weights in ``path``: the
-    model ``model.load_state_dict(torch.load(path))`` gives, in a fraction
-    of a second instead of about 10 (Qwen3 0.6B, the file in the operating
-    system's cache, 2-core x86 with AVX-512 BF16).
+    model ``model.load_state_dict(torch.load(path))`` gives, without the
+    book's wait for random numbers and a copy.
 
     The book's way first fills 0.6B parameters with random numbers, then
     reads the whole file and copies it over them. Here the model is built
@@ -85,7 +81,6 @@ def load_model(path, cfg=None):
     when they are first used, and shares them with its file cache (on
     Windows they are read at once: still without the random numbers).
     """
-    cfg = EXPECTED_CONFIG if cfg is None else cfg
     with torch.device("meta"):
         model = Qwen3Model(cfg)
     # Read into memory on Windows, where a mapped file cannot be replaced
