@@ -331,7 +331,9 @@ def markdown(runs):
     book's best KV-cache mode, the fast path, int8 weights and
     llama.cpp, and the prompt's tokens/sec against llama.cpp's."""
     def speed(rows, *modes, key="tokens_per_sec"):
-        found = [r[key] for r in rows if r["mode"] in modes and r.get(key)]
+        """The best of ``rows`` (of ``modes`` if named)."""
+        found = [r[key] for r in rows
+                 if (not modes or r["mode"] in modes) and r.get(key)]
         return f"{max(found):.1f}" if found else "-"
 
     lines = ["| run | CPU | dtype | date | book's best | fast path | "
@@ -341,11 +343,11 @@ def markdown(runs):
         modes, peers = run["modes"], run.get("peers", [])
         same = {"bfloat16": "bf16", "float32": "f32"}.get(run["dtype"])
         peer = [p for p in peers if p["gguf_type"] == same]
+        q8_0 = [p for p in peers if p["gguf_type"] == "q8_0"]
         prompt = speed(run.get("prompt_reading", []), "fast path",
                        "fast path (compiled prefill)",
                        key="prompt_tokens_per_sec")
-        peer_names = [p["mode"] for p in peer]
-        peer_prompt = speed(peer, *peer_names, key="prompt_tokens_per_sec")
+        peer_prompt = speed(peer, key="prompt_tokens_per_sec")
         lines.append(" | ".join([
             f"| `{name}`",
             f"{run.get('cpu') or run['hardware']} "
@@ -354,9 +356,7 @@ def markdown(runs):
             speed(modes, MODES["book-cache"], MODES["book-cache-compiled"]),
             speed(modes, MODES["fast-compiled"]),
             speed(modes, MODES["fast-compiled-int8"]),
-            speed(peer, *peer_names),
-            speed([p for p in peers if p["gguf_type"] == "q8_0"],
-                  "llama.cpp (q8_0 GGUF)"),
+            speed(peer), speed(q8_0),
             f"{prompt} / {peer_prompt} |"]))
     return "\n".join(lines)
 
