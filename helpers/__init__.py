@@ -3,7 +3,7 @@
 The book's listings are in ``ch02.py``, as the book prints them; the
 notebooks define the same listings, and a test keeps the two identical.
 Beyond the book: the decoding loop and its options (``decoding/``), the
-fast backend (``fast_generation.py``), the model's files (``files/``) and
+fast backend (``fast/``), the model's files (``files/``) and
 the command-line generator (``cli/``); ``README.md`` here maps them.
 """
 
@@ -28,7 +28,7 @@ from .decoding import (
     top_k_filter,
     top_p_filter,
 )
-from .fast_generation import FastGenerator
+from .fast import FastGenerator
 from .files import download_qwen3_small
 from .text_stream import stream_text
 

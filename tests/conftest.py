@@ -93,11 +93,12 @@ def eager_fast_engine(monkeypatch):
     test. ``test_cli.py``'s
     ``test_the_default_engine_compiles_and_answers_as_the_book`` compiles
     it for real."""
-    from helpers import compile_support, fast_generation
+    from helpers import compile_support
+    from helpers.fast import generator
 
     monkeypatch.setattr(compile_support, "torch_compile_works",
                         lambda device: True)
-    monkeypatch.setattr(fast_generation, "torch_compile_works",
+    monkeypatch.setattr(generator, "torch_compile_works",
                         lambda device: True)
-    monkeypatch.setattr(fast_generation.FastGenerator, "_compiled",
+    monkeypatch.setattr(generator.FastGenerator, "_compiled",
                         lambda self: self.decoder)

@@ -134,16 +134,16 @@ def test_the_default_engine_compiles_and_answers_as_the_book(
 ):
     """No --engine: the fast engine, compiled for real, gives the book
     engine's greedy answer (the stats line names each engine)."""
-    from helpers import fast_generation
+    from helpers import fast
 
     made = []
-    real = fast_generation.FastGenerator
+    real = fast.FastGenerator
 
     def spy(*args, **kwargs):
         made.append(real(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(fast_generation, "FastGenerator", spy)
+    monkeypatch.setattr(fast, "FastGenerator", spy)
     args = ["--prompt", "Hi", "--max-new-tokens", "6", "--device", "cpu",
             "--dtype", "float32", "--out-dir", str(small_dir)]
     code, book, err = run_main([*args, "--engine", "book"], capsys,

@@ -8,13 +8,13 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 from bad_input import BAD_IDS
 from helpers import (
     beam_search,
-    fast_generation,
     generate_text_basic_cache,
     left_pad,
 )
 from helpers.decoding import generate, generate_stream
 from helpers.dtype import to_dtype
-from helpers.fast_generation import FastGenerator, _quantize_int8
+from helpers.fast import FastGenerator, decoder, generator
+from helpers.fast.decoder import _quantize_int8
 from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
 
@@ -176,7 +176,7 @@ def test_a_cpu_with_slow_bfloat16_reads_prompts_in_float32(
         seen.append((x.numel() // x.shape[-1], x.dtype, weight.dtype))
         return original(x, weight)
 
-    monkeypatch.setattr(fast_generation.F, "linear", linear)
+    monkeypatch.setattr(decoder.F, "linear", linear)
     with torch.inference_mode():
         logits = fast.prefill(prompt)[0]
         fast.step(logits.argmax(-1, keepdim=True))
@@ -221,13 +221,11 @@ def test_int8_weights_stay_close_to_the_models_own(tiny_model):
 
 def test_int8_prompt_reading_dequantizes_the_same_weights(tiny_model,
                                                           monkeypatch):
-    import helpers.fast_generation as fast_generation
-
     prompt = torch.arange(40).remainder(64).unsqueeze(0)  # > 32 rows
     int8 = FastGenerator(tiny_model, max_seq_len=48, compile=False,
                          weights="int8")
     dequantized, _ = int8.prefill(prompt)
-    monkeypatch.setattr(fast_generation, "INT8_KERNEL_MAX_ROWS", 10**9)
+    monkeypatch.setattr(decoder, "INT8_KERNEL_MAX_ROWS", 10**9)
     kernel, _ = int8.prefill(prompt)
     torch.testing.assert_close(dequantized, kernel, rtol=1e-4, atol=1e-4)
 
@@ -267,7 +265,7 @@ def test_a_long_cache_attends_over_the_positions_written_so_far(compile,
     length."""
     cfg = {**TINY_QWEN3_CONFIG, "context_length": 512}
     model = seeded_model(cfg, 7).eval()
-    block = fast_generation.ATTEND_BLOCK
+    block = generator.ATTEND_BLOCK
     max_seq_len = 2 * block + 20
     token_ids, attention_mask = left_pad(PROMPTS[:2], pad_token_id=0)
     n_new = max_seq_len - token_ids.shape[1]  # fills the cache
@@ -342,7 +340,7 @@ def test_a_failing_compiler_falls_back_with_one_message(tiny_model,
 
 
 @pytest.mark.parametrize("weights", [None, "int8"])
-def test_cpu_compile_options_are_set_while_compiling(tiny_model, weights):
+def test_cpu_compile_options_are_set_once_when_compiling(tiny_model, weights):
     fast = FastGenerator(tiny_model, max_seq_len=8, compile=False,
                          weights=weights)
     seen = []
@@ -358,11 +356,15 @@ def test_cpu_compile_options_are_set_while_compiling(tiny_model, weights):
 
     fast._decode, fast.compiled = step, True
     fast.warm_up_seconds = 0.0
-    fast.generate(PROMPT, 2)
+    fast.generate(PROMPT, 3)
+    fast.generate(PROMPT[:, :2], 2)
     # Timing inductor's kernels against aten's pays only for int8 weights;
-    # no cpp_wrapper, whose C++ source is compiled in every new process
-    assert seen == [(True, False, weights == "int8", 0, False)]
-    config = torch._inductor.config  # only while stepping
+    # no cpp_wrapper, whose C++ source is compiled in every new process.
+    # Set for the first step of a batch size, which compiles, only
+    compiling = (True, False, weights == "int8", 0, False)
+    assert seen[0] == compiling and compiling not in seen[1:]
+    assert len(seen) == 3 and not any(s[0] for s in seen[1:])
+    config = torch._inductor.config
     assert not config.freezing and not config.max_autotune
 
 

@@ -40,7 +40,7 @@ from helpers.cpu_kind import cpu_kind
 from helpers.decoding import beam_search, generate
 from helpers.decoding.filters import top_p_sorted
 from helpers.decoding.sampling import top_p_filter
-from helpers.fast_generation import FastGenerator
+from helpers.fast import FastGenerator
 from helpers.files.offline_tokenizer import rebuild_qwen3_tokenizer
 from helpers.files.random_weights import seeded_model
 from helpers.timing import median_seconds

@@ -45,7 +45,7 @@ from helpers.arg_types import (
 from helpers.compile_support import torch_compile_works
 from helpers.cpu_kind import cpu_kind, cpu_name, run_record
 from helpers.dtype import dtype_name
-from helpers.fast_generation import FastGenerator
+from helpers.fast import FastGenerator
 from helpers.files.random_weights import seeded_model
 from helpers.kv_cache_timing import token_times_ms
 from helpers.timing import (

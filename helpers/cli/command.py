@@ -398,7 +398,7 @@ class Session:
             return self.model
         needed = n_prompt + self.args.max_new_tokens
         if self.fast is None or self.fast.max_seq_len < needed:
-            from ..fast_generation import FastGenerator
+            from ..fast import FastGenerator
 
             size = min(self.context, max(512, 1 << (needed - 1).bit_length()))
             self.fast = None  # its weights and cache go first
