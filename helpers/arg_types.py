@@ -32,14 +32,20 @@ def int_at_least(minimum, why=""):
     return parse
 
 
-def probability(text):
-    """An argparse type: a number in (0, 1], as ``top_p`` takes."""
-    value = parse_number(text, float, "a number")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(
-            f"must be between 0 (excluded) and 1, got {text}"
-        )
-    return value
+def decoding_option(name):
+    """An argparse type for the decoding option ``name``, a number checked
+    by ``GenerationConfig``'s rule for it."""
+    from .decoding.config import check_option
+
+    def parse(text):
+        value = parse_number(text, float, "a number")
+        try:
+            check_option(name, value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+        return value
+
+    return parse
 
 
 def check_output_paths(parser, *paths):

@@ -32,8 +32,8 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 from helpers.arg_types import (
     add_dtype_argument,
     config_with_dtype,
+    decoding_option,
     int_at_least,
-    probability,
     usable_device,
 )
 from helpers.cpu_kind import cpu_kind
@@ -57,9 +57,9 @@ def parse_args(argv=None):
     parser.add_argument("--prompt-tokens", type=int_at_least(1),
                         default=16, metavar="N",
                         help="length of the random prompt (default 16)")
-    parser.add_argument("--top-p", type=probability, default=0.9,
-                        metavar="P", help="top-p of the sampling mode "
-                        "(default 0.9)")
+    parser.add_argument("--top-p", type=decoding_option("top_p"),
+                        default=0.9, metavar="P",
+                        help="top-p of the sampling mode (default 0.9)")
     parser.add_argument("--repeats", type=int_at_least(1), default=3,
                         help="timed runs per mode (default 3)")
     parser.add_argument("--no-compile", action="store_true",

@@ -1,25 +1,52 @@
-"""Beyond the book: every decoding option in one object, checked once.
+"""``GenerationConfig``: every decoding option in one object, checked once.
 
-``GenerationConfig`` holds the options of ``generate``,
-``generate_stream``, ``beam_search``, ``FastGenerator`` and
-``ch02-generate``, named as in Hugging Face transformers' class of the
-same name. Its constructor checks every value, so a typo fails at the
-call, in one line that says what to use, and the loop that runs per
-token checks nothing. One difference from transformers: there is no
-``do_sample``; ``temperature=0`` (the default) is greedy decoding, as in
-the book, and any other temperature samples.
-
-What depends on the model (token ids in its vocabulary, the context
-length) is checked where the model is known: ``validation.py``.
+The options are named as in Hugging Face transformers' class of the same
+name, with one difference: there is no ``do_sample``; ``temperature=0``
+(the default) is the book's greedy decoding, any other temperature
+samples. What depends on the model (token ids, the context length) is
+checked where the model is known, in ``validation.py``.
 """
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 
-from .sampling import check_sampling_args
-from .stopping import check_stop_strings
-from .validation import check_non_negative_int, eos_ids, is_int
+from .validation import check_non_negative_int, eos_ids, is_int, is_real
+
+# Below this, dividing logits by the temperature (or by the penalty) can
+# overflow float32 into inf, and sampling into NaN
+SMALLEST = 1e-6
+
+
+# The sampling filters, None when not used
+FILTERS = ("top_k", "top_p", "min_p")
+# option -> (is the value allowed, what it must be, a hint); NaN fails
+# every comparison, so it is refused too
+RULES = {
+    "temperature": (
+        lambda v: is_real(v) and (v == 0 or SMALLEST <= v < math.inf),
+        f"0 or a number >= {SMALLEST:g}",
+        "use 0 for greedy decoding, about 0.7-1.0 for varied text"),
+    "top_k": (lambda v: is_int(v) and v >= 1, "an integer >= 1",
+              "for example top_k=50"),
+    "top_p": (lambda v: is_real(v) and 0 < v <= 1,
+              "a number with 0 < top_p <= 1", "for example top_p=0.9"),
+    "min_p": (lambda v: is_real(v) and 0 <= v <= 1,
+              "a number with 0 <= min_p <= 1", "for example min_p=0.05"),
+    "repetition_penalty": (
+        lambda v: is_real(v) and SMALLEST <= v < math.inf,
+        f"a finite number >= {SMALLEST:g}",
+        "1.0 changes nothing, about 1.1-1.3 discourages repeating the "
+        "tokens of the text so far"),
+}
+
+
+def check_option(name, value):
+    """Raise ``ValueError`` unless ``value`` is allowed for ``name``."""
+    allowed, must_be, hint = RULES[name]
+    if not allowed(value):
+        raise ValueError(f"{name} must be {must_be}, got {value!r}; {hint}.")
 
 
 @dataclass(frozen=True)
@@ -54,36 +81,35 @@ class GenerationConfig:
     length_penalty: float = 1.0
     early_stopping: bool | str = False
     output_scores: bool = False
-    # Derived: the EOS ids as a tuple, the stop sequences as lists
+    # Derived: the EOS ids, the stop strings and the stop sequences
     eos: tuple = field(init=False, repr=False)
     strings: tuple = field(init=False, repr=False)
     sequences: list = field(init=False, repr=False)
 
     def __post_init__(self):
         check_non_negative_int("max_new_tokens", self.max_new_tokens)
-        check_sampling_args(self.temperature, self.top_k, self.top_p,
-                            self.min_p, self.repetition_penalty)
-        object.__setattr__(self, "eos", eos_ids(self.eos_token_id))
+        for name in RULES:
+            if name not in FILTERS or getattr(self, name) is not None:
+                check_option(name, getattr(self, name))
+        set_ = functools.partial(object.__setattr__, self)  # frozen
+        set_("eos", eos_ids(self.eos_token_id))
         if self.pad_token_id is not None and not is_int(self.pad_token_id):
             raise TypeError(
                 f"pad_token_id must be an int or None, got "
                 f"{self.pad_token_id!r}; use tokenizer.pad_token_id."
             )
-        # The tokenizer that stop strings need comes with the call
-        object.__setattr__(self, "strings",
-                           check_stop_strings(self.stop_strings or ()))
-        object.__setattr__(self, "sequences",
-                           _check_stop_sequences(self.stop_sequences))
+        set_("strings", check_stop_strings(self.stop_strings or ()))
+        set_("sequences", _check_stop_sequences(self.stop_sequences))
         self._check_beam_search()
-        # Numbers that torch can use: a Fraction or a NumPy scalar passes
-        # the checks above, and would fail mid-generation
+        # Numbers torch can use: a Fraction or a NumPy scalar passes the
+        # checks above and would fail mid-generation
         for name, kind in (("temperature", float), ("top_p", float),
                            ("min_p", float), ("repetition_penalty", float),
-                           ("top_k", int), ("max_new_tokens", int),
-                           ("length_penalty", float)):
+                           ("length_penalty", float), ("top_k", int),
+                           ("max_new_tokens", int)):
             if getattr(self, name) is not None:
-                object.__setattr__(self, name, kind(getattr(self, name)))
-        filters = [name for name in ("top_k", "top_p", "min_p")
+                set_(name, kind(getattr(self, name)))
+        filters = [name for name in FILTERS
                    if getattr(self, name) is not None]
         if filters and not self.do_sample:
             raise ValueError(
@@ -91,10 +117,8 @@ class GenerationConfig:
                 "temperature, for example temperature=0.7 (0 is greedy)."
             )
         if not isinstance(self.output_scores, bool):
-            raise TypeError(
-                f"output_scores must be True or False, got "
-                f"{self.output_scores!r}."
-            )
+            raise TypeError(f"output_scores must be True or False, got "
+                            f"{self.output_scores!r}.")
 
     @property
     def do_sample(self):
@@ -109,20 +133,14 @@ class GenerationConfig:
         return self.eos[0] if self.eos else None
 
     def _check_beam_search(self):
-        check_non_negative_int("num_beams (beam_search's beam_width)",
-                               self.num_beams)
+        name = "num_beams (beam_search's beam_width)"
+        check_non_negative_int(name, self.num_beams)
         if self.num_beams < 1:
-            raise ValueError(
-                f"num_beams (beam_search's beam_width) must be >= 1, got "
-                f"{self.num_beams}; 1 is greedy decoding, 4 is a common "
-                "choice."
-            )
-        if (not isinstance(self.length_penalty, (int, float))
-                or isinstance(self.length_penalty, bool)):
-            raise TypeError(
-                f"length_penalty must be a number, got "
-                f"{self.length_penalty!r}."
-            )
+            raise ValueError(f"{name} must be >= 1, got {self.num_beams}; "
+                             "1 is greedy decoding, 4 is a common choice.")
+        if not is_real(self.length_penalty):
+            raise TypeError(f"length_penalty must be a number, got "
+                            f"{self.length_penalty!r}.")
         if not math.isfinite(self.length_penalty):
             raise ValueError(
                 f"length_penalty must be a finite number, got "
@@ -131,25 +149,20 @@ class GenerationConfig:
             )
         if not (isinstance(self.early_stopping, bool)
                 or self.early_stopping == "never"):
-            raise ValueError(
-                f"early_stopping must be True, False or 'never', got "
-                f"{self.early_stopping!r}."
-            )
-        if self.num_beams == 1:
-            return
+            raise ValueError(f"early_stopping must be True, False or "
+                             f"'never', got {self.early_stopping!r}.")
         # Beam search keeps the most probable sequences: options that
         # change what is probable or end a beam early do not go with it
-        not_with_beams = {
-            "temperature": self.temperature > 0,
-            "top_k": self.top_k is not None,
-            "top_p": self.top_p is not None,
-            "min_p": self.min_p is not None,
-            "repetition_penalty": self.repetition_penalty != 1.0,
-            "stop_strings": bool(self.strings),
-            "stop_sequences": bool(self.sequences),
-        }
-        given = [name for name, used in not_with_beams.items() if used]
-        if given:
+        given = [name for name, used in (
+            ("temperature", self.temperature > 0),
+            ("top_k", self.top_k is not None),
+            ("top_p", self.top_p is not None),
+            ("min_p", self.min_p is not None),
+            ("repetition_penalty", self.repetition_penalty != 1.0),
+            ("stop_strings", bool(self.strings)),
+            ("stop_sequences", bool(self.sequences)),
+        ) if used]
+        if self.num_beams > 1 and given:
             raise ValueError(
                 f"beam search (num_beams={self.num_beams}) does not go "
                 f"with {', '.join(given)}: it searches the most probable "
@@ -157,23 +170,40 @@ class GenerationConfig:
             )
 
 
+def check_stop_strings(stop_strings):
+    """The stop strings (one string, or a list of them) as a tuple."""
+    if isinstance(stop_strings, str):
+        stop_strings = [stop_strings]
+    try:
+        strings = tuple(stop_strings)
+    except TypeError:
+        raise TypeError(
+            f"stop_strings must be a list of strings, got "
+            f"{type(stop_strings).__name__}; for example "
+            "stop_strings=['\\n\\n']."
+        ) from None
+    for text in strings:
+        if not isinstance(text, str):
+            raise TypeError(f"stop_strings must hold strings, got {text!r}; "
+                            "for token ids use stop_sequences.")
+        if not text:
+            raise ValueError("stop_strings holds an empty string, which "
+                             "would stop at once; remove it.")
+    return strings
+
+
 def _check_stop_sequences(stop_sequences):
+    hint = "; for text, use stop_strings=[...] and tokenizer=tokenizer."
     if stop_sequences is None:
         return []
     if isinstance(stop_sequences, (str, bytes)):
-        raise TypeError(
-            f"stop_sequences must be a list of lists of token ids, got "
-            f"{stop_sequences!r}; for text, use stop_strings=[...] and "
-            "tokenizer=tokenizer."
-        )
+        raise TypeError(f"stop_sequences must be a list of lists of token "
+                        f"ids, got {stop_sequences!r}{hint}")
     sequences = list(stop_sequences)  # a generator is read once, here
     if not all(isinstance(seq, (list, tuple)) and seq
                and all(map(is_int, seq)) for seq in sequences):
-        raise TypeError(
-            "stop_sequences must be a list of non-empty lists of token "
-            f"ids, got {sequences!r}; for text, use stop_strings=[...] "
-            "and tokenizer=tokenizer."
-        )
+        raise TypeError(f"stop_sequences must be a list of non-empty lists "
+                        f"of token ids, got {sequences!r}{hint}")
     return [list(seq) for seq in sequences]
 
 
@@ -192,9 +222,7 @@ def make_config(config, max_new_tokens, options, caller):
             )
         config = GenerationConfig(max_new_tokens, **options)
     elif not isinstance(config, GenerationConfig):
-        raise TypeError(
-            f"config must be a GenerationConfig, got {config!r}."
-        )
+        raise TypeError(f"config must be a GenerationConfig, got {config!r}.")
     elif options or max_new_tokens is not None:
         raise TypeError(
             f"{caller}() takes its options either as config=... or as "

@@ -1,81 +1,51 @@
-"""Beyond the book: the options that change the next token's logits, as a
-list of processors built once per call (transformers'
-``LogitsProcessorList``).
+"""The options that change the next token's logits, as a list of
+processors built once per call (transformers' ``LogitsProcessorList``).
 
-Each processor takes the text so far ``seen`` (batch, n_tokens) and the
-logits (batch, vocab_size) and returns new logits; the loop applies them
-in order, then takes the argmax (greedy) or draws a token. The order is
+A processor takes the text so far ``seen`` (batch, n_tokens) and the
+logits (batch, vocab_size) and returns new logits. The order is
 transformers': repetition penalty, then, when sampling, temperature,
 top-k, top-p and min-p. Greedy decoding skips the sampling filters, as
-transformers does: they never remove the most probable token, and the
-scores of greedy decoding are those of the penalized logits.
-
-The values were checked by ``GenerationConfig``; these run per token and
-check nothing. ``sampling.py`` has the same filters as public functions,
-with checks.
+transformers does: they never remove the most probable token. The values
+were checked by ``GenerationConfig``: nothing is checked per token.
 """
+
+import functools
 
 import torch
 
 from .config import GenerationConfig
-from .filters import (
-    keep_min_p,
-    keep_top_k,
-    keep_top_p,
-    penalize_repeats,
-)
+from .filters import keep_min_p, keep_top_k, keep_top_p, penalize_repeats
 from .sampling import check_generator, check_logits
 
 
-class RepetitionPenalty:
-    """Divide (or multiply, if negative) the logits of tokens seen so far
-    by ``penalty``, in float32 as transformers does."""
-
-    uses_seen = True
-
-    def __init__(self, penalty):
-        self.penalty = penalty
-
-    def __call__(self, seen, logits):
-        return penalize_repeats(logits.float(), seen, self.penalty)
-
-
-class Warper:
-    """A sampling filter with its value: ``fn(logits, value)``."""
-
-    uses_seen = False
-
-    def __init__(self, fn, value):
-        self.fn, self.value = fn, value
-
-    def __call__(self, seen, logits):
-        return self.fn(logits, self.value)
-
-
-def _temperature(logits, temperature):
-    return logits.float() / temperature
+def _filter(keep, value, seen, logits):
+    return keep(logits, value)
 
 
 def logits_processors(config):
-    """The processors that ``config`` (a ``GenerationConfig``) asks for,
-    in the order they apply; an empty list for the book's greedy loop."""
+    """The processors that ``config`` asks for, in the order they apply;
+    none for the book's greedy loop. Penalty and temperature work in
+    float32, as transformers does."""
     processors = []
-    if config.repetition_penalty != 1.0:
-        processors.append(RepetitionPenalty(config.repetition_penalty))
+    penalty, temperature = config.repetition_penalty, config.temperature
+    if penalty != 1.0:
+        processors.append(
+            lambda seen, logits: penalize_repeats(logits.float(), seen,
+                                                  penalty))
     if config.do_sample:
-        processors.append(Warper(_temperature, config.temperature))
-        for fn, value in ((keep_top_k, config.top_k),
-                          (keep_top_p, config.top_p),
-                          (keep_min_p, config.min_p)):
+        processors.append(lambda seen, logits: logits.float() / temperature)
+        for keep, value in ((keep_top_k, config.top_k),
+                            (keep_top_p, config.top_p),
+                            (keep_min_p, config.min_p)):
             if value is not None:
-                processors.append(Warper(fn, value))
+                processors.append(functools.partial(_filter, keep, value))
     return processors
 
 
 def next_token(logits, processors, seen, generator, do_sample):
     """Apply ``processors`` to ``logits`` (batch, vocab_size); return the
-    chosen tokens (batch, 1) and the processed logits, whose
-    log-softmax is the distribution the token came from."""
+    chosen tokens (batch, 1) and the processed logits, whose log-softmax
+    is the distribution the token came from."""
     for process in processors:
         logits = process(seen, logits)
     if not do_sample:
@@ -91,14 +61,12 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
 
     ``temperature=0`` is greedy decoding (argmax). Otherwise the logits are
     divided by the temperature, filtered by top-k, top-p and min-p, and a
-    token is drawn from the renormalized distribution, using ``generator``
-    (a ``torch.Generator``) for reproducible draws. (A repetition penalty
-    needs the text so far: ``apply_repetition_penalty`` comes first.)
+    token is drawn from what remains, from ``generator`` if given (a
+    ``torch.Generator``, for reproducible draws). A repetition penalty
+    needs the text so far: ``apply_repetition_penalty`` comes first.
     """
-    # The one chain of processors that generate uses; the config checks
-    # the values
     config = GenerationConfig(1, temperature=temperature, top_k=top_k,
-                              top_p=top_p, min_p=min_p)
+                              top_p=top_p, min_p=min_p)  # checks them
     check_logits(logits, "sample_next_token")
     check_generator(generator, logits.device)
     no_choice = torch.isnan(logits).any(-1) | torch.isneginf(logits).all(-1)
@@ -109,8 +77,6 @@ def sample_next_token(logits, temperature=0.0, top_k=None, top_p=None,
             "only -inf, so no token can be chosen; check the model's "
             "output (NaN weights?) and the filters applied before."
         )
-    # Greedy: no processors (filters never remove the most likely token,
-    # so they cannot change the argmax)
     token, _ = next_token(logits, logits_processors(config), None,
                           generator, config.do_sample)
     return token

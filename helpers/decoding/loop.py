@@ -1,20 +1,12 @@
-"""The one decoding loop: sampling, stop strings, scores, batches and
-beam search (bonus notebook ``ch02/02_decoding-strategies``, the
-``ch02-generate`` command and ``FastGenerator``).
+"""The one decoding loop: ``generate``, ``generate_stream`` and the
+backend they run on (bonus notebook ``ch02/02_decoding-strategies``,
+``ch02-generate`` and ``FastGenerator``).
 
-``generate_stream`` extends the book's loop (Listing 2.4) with the options
-Hugging Face transformers users know: ``temperature``, ``top_k``,
-``top_p``, ``min_p``, ``repetition_penalty``, ``eos_token_id`` (one id or
-several), ``stop_strings`` with a ``tokenizer``, a seeded ``generator``,
-left-padded batches with an ``attention_mask``, and the log-probability
-of each chosen token (``generate(..., output_scores=True)``). With the
-defaults it is the book's greedy loop. ``beam_search`` follows
-transformers' ``generate(num_beams=...)``: the same tokens and scores.
-
-Every call builds a ``GenerationConfig`` (which checks the options), a
-list of logits processors and a list of stopping criteria, then runs
-``_decode`` on a backend: the book's model (``BookBackend``) or a
-``FastGenerator``, passed in place of the model.
+``generate_stream`` is the book's loop (Listing 2.4) with the options
+transformers users know; with the defaults it is the book's greedy loop.
+Every call builds a ``GenerationConfig`` (which checks the options), its
+logits processors and stopping criteria, then runs on a backend: the
+book's model (``BookBackend``) or a ``FastGenerator`` in its place.
 """
 
 from collections import namedtuple
@@ -28,12 +20,7 @@ from .logits_process import logits_processors, next_token
 from .padding import check_attention_mask
 from .sampling import check_generator
 from .stopping import stopping_criteria
-from .validation import (
-    check_generation_args,
-    check_token_id,
-    eval_mode,
-    model_vocab_size,
-)
+from .validation import check_generation_args, eval_mode
 
 GenerateOutput = namedtuple("GenerateOutput", ["sequences", "scores"])
 GenerateOutput.__doc__ = (
@@ -64,17 +51,14 @@ def prepare(model, token_ids, config, *, tokenizer=None, generator=None,
     backend = _backend(model, use_cache)
     check_generation_args(backend.model, token_ids, config)
     check_generator(generator, token_ids.device)
-    pad = config.pad
-    if pad is not None:
-        check_token_id("pad_token_id", pad, model_vocab_size(backend.model))
     batch, n_tokens = token_ids.shape
-    if (pad is None and (config.sequences or config.strings)
+    if (config.pad is None and (config.sequences or config.strings)
             and batch > 1):
         raise ValueError(
             "a batch with stop strings or stop sequences needs a token id "
             "to pad finished rows: pass eos_token_id or pad_token_id."
         )
-    mask = check_attention_mask(attention_mask, token_ids, pad)
+    mask = check_attention_mask(attention_mask, token_ids, config.pad)
     backend.check(max(batch, config.num_beams), n_tokens,
                   config.max_new_tokens)
     processors = logits_processors(config)
@@ -82,17 +66,9 @@ def prepare(model, token_ids, config, *, tokenizer=None, generator=None,
     return backend, mask, processors, criteria
 
 
+@torch.inference_mode()
 def _decode(backend, token_ids, mask, config, processors, criteria,
             generator, check_every=1):
-    with eval_mode(backend.model):  # the caller's mode is back at the end
-        yield from _decode_in_eval_mode(backend, token_ids, mask, config,
-                                        processors, criteria, generator,
-                                        check_every)
-
-
-@torch.inference_mode()
-def _decode_in_eval_mode(backend, token_ids, mask, config, processors,
-                         criteria, generator, check_every):
     """Yield, per step, the new tokens (batch, 1) and their
     log-probabilities (batch, 1), or None without ``output_scores``.
 
@@ -101,7 +77,15 @@ def _decode_in_eval_mode(backend, token_ids, mask, config, processors,
     before a last EOS (the book's rule) or after a stop text; with more,
     the host asks only every ``check_every`` steps (each question waits
     for the device) and the caller cuts what came after the last EOS.
+    The model runs in eval mode; the caller's mode is back at the end.
     """
+    with eval_mode(backend.model):
+        yield from _steps(backend, token_ids, mask, config, processors,
+                          criteria, generator, check_every)
+
+
+def _steps(backend, token_ids, mask, config, processors, criteria,
+           generator, check_every):
     pad = config.pad
     finished = torch.zeros(token_ids.shape[0], 1, dtype=torch.bool,
                            device=token_ids.device)
@@ -109,7 +93,7 @@ def _decode_in_eval_mode(backend, token_ids, mask, config, processors,
     if mask is not None:  # padding is not text: in its place, each row's
         # last prompt token, which the penalty counts anyway
         seen = torch.where(mask, token_ids, token_ids[:, -1:])
-    uses_seen = any(p.uses_seen for p in processors)
+    uses_seen = config.repetition_penalty != 1.0
     # The backend's own argmax serves when nothing changes the logits
     plain_greedy = not processors and not config.do_sample
     claim = CacheClaim(backend)  # at the first step, not at the call

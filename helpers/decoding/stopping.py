@@ -1,24 +1,23 @@
-"""Beyond the book: the rules that end generation, as a list of criteria
-built once per call (transformers' ``StoppingCriteriaList``).
+"""The rules that end generation, as a list of criteria built once per
+call (transformers' ``StoppingCriteriaList``).
 
-The length limit is the loop's own count. Each criterion here is told
-every new token (batch, 1) and answers, per row, whether that row
-stops: ``EosToken`` before the token (the book's loops never return
-EOS), ``StopSequences`` and ``StopStringCriteria`` after it (the text
-that matched has been streamed, so it stays in the output).
+Each criterion is told every new token (batch, 1) and answers, per row,
+whether that row stops: ``EosToken`` before the token (the book's loops
+never return EOS), ``StopSequences`` and ``StopStrings`` after it (the
+text that matched has been streamed, so it stays).
 
-Stop strings (also for ``ch02-generate --stop``): token ids are a poor
-way to say "stop at a blank line": the tokenizer writes ".\\n\\n" as one
-token (382) and "\\n\\n" alone as another (271), so the ids of "\\n\\n"
-never appear after a sentence. A stop string is matched in the decoded
-text instead. Generation stops at the token that completes a stop
-string, wherever the string sits in that token: at its start, in its
-middle (".\\n\\n"), or spread over several tokens, also when it begins in
-the prompt. Tokens are kept up to and including that one, as in Hugging
-Face transformers; the printed text is cut right after the string.
+A stop string is matched in the decoded text, not in token ids: the
+tokenizer writes ".\\n\\n" as one token and "\\n\\n" alone as another, so
+the ids of "\\n\\n" never appear after a sentence. Generation stops at the
+token that completes a stop string, wherever the string sits in it, also
+when it began in the prompt, as in transformers.
 """
 
+import os
+
 import torch
+
+from .config import check_stop_strings
 
 
 class EosToken:
@@ -54,68 +53,14 @@ class StopSequences:
         return hit
 
 
-class StopStringCriteria:
-    """Stop a row at the token that completes one of the stop strings in
-    its decoded text (prompt included): see ``StopStrings`` below."""
+class StopStrings:
+    """Whether a text reached one of the stop strings. As a criterion,
+    ``StopStrings(strings, tokenizer, token_ids)`` follows the rows of
+    ``token_ids`` (the prompts) token by token."""
 
     keeps_token = True
 
-    def __init__(self, strings, tokenizer, token_ids):
-        self.matcher = StopStrings(strings, tokenizer)
-        self.rows = token_ids.tolist()  # the ids of each row, so far
-
-    def __call__(self, next_token):
-        return self.matcher.hits(self.rows, next_token)
-
-
-def stopping_criteria(config, tokenizer, token_ids):
-    """The criteria that ``config`` asks for, for the prompts
-    ``token_ids``; the tokenizer is checked here, if stop strings need
-    it."""
-    criteria = []
-    if config.eos:
-        criteria.append(EosToken(config.eos, token_ids.device))
-    if config.sequences:
-        criteria.append(StopSequences(config.sequences, token_ids))
-    if config.strings:
-        criteria.append(StopStringCriteria(config.strings, tokenizer,
-                                           token_ids))
-    return criteria
-
-
-# Stop strings --------------------------------------------------------------
-
-
-def check_stop_strings(stop_strings):
-    """The stop strings as a tuple; a clear error for bad input."""
-    if isinstance(stop_strings, str):
-        stop_strings = [stop_strings]
-    try:
-        strings = tuple(stop_strings)
-    except TypeError:
-        raise TypeError(
-            f"stop_strings must be a list of strings, got "
-            f"{type(stop_strings).__name__}; for example "
-            "stop_strings=['\\n\\n']."
-        ) from None
-    for text in strings:
-        if not isinstance(text, str):
-            raise TypeError(
-                f"stop_strings must hold strings, got {text!r}; for token "
-                "ids use stop_sequences."
-            )
-        if not text:
-            raise ValueError(
-                "stop_strings holds an empty string, which would stop at "
-                "once; remove it."
-            )
-    return strings
-
-
-class StopStrings:
-    """Checks, token by token, whether a sequence reached a stop string."""
-
-    def __init__(self, stop_strings, tokenizer):
+    def __init__(self, stop_strings, tokenizer, token_ids=None):
         self.strings = check_stop_strings(stop_strings)
         if self.strings and not hasattr(tokenizer, "decode"):
             raise TypeError(
@@ -123,43 +68,39 @@ class StopStrings:
                 "tokenizer: pass tokenizer=tokenizer."
             )
         self.tokenizer = tokenizer
-        longest = max(map(len, self.strings), default=0)
-        # A character is at most 4 bytes and a token at least 1 byte, so
-        # the tokens behind a stop string's characters fit in this window
-        self.window = 4 * longest + 2
+        # A character is at most 4 bytes and a token at least 1 byte: the
+        # tokens behind a stop string's characters fit in this window
+        self.window = 4 * max(map(len, self.strings), default=0) + 2
         self.last_chars = {text[-1] for text in self.strings}
         self.pieces = {}  # token id -> its text alone
+        self.rows = None if token_ids is None else token_ids.tolist()
 
     def could_end_in(self, token):
         """False when ``token`` cannot complete a stop string: its text
-        alone is whole characters, none of them a stop string's last.
-        (What a token adds to a text is its own text, unless it completes
-        a character begun before it, and then it is not whole alone.)
-        Most tokens are ruled out so, by one lookup instead of decoding
-        the window twice."""
+        alone is whole characters, none a stop string's last. One lookup
+        rules out most tokens without decoding the window."""
         piece = self.pieces.get(token)
         if piece is None:
             piece = self.pieces[token] = self.tokenizer.decode([token])
         return "\ufffd" in piece or not self.last_chars.isdisjoint(piece)
 
     def ends_in_last_token(self, ids):
-        """True if the text of ``ids`` (prompt and output of one row, a
-        list of ints) has a stop string that ends in its last token."""
+        """True if the text of ``ids`` (a list of ints) has a stop string
+        that ends in its last token."""
         if not self.could_end_in(ids[-1]):
             return False
         tail = ids[-self.window:]
         before = self.tokenizer.decode(tail[:-1])
         now = self.tokenizer.decode(tail)
-        start = _common_prefix_length(before, now)  # where the token begins
-        return any(now.find(s, max(0, start - len(s) + 1)) != -1
-                   for s in self.strings)
+        start = len(os.path.commonprefix([before, now]))  # the token's
+        return self.first_end(now, start) is not None
 
-    def hits(self, rows, next_token):
-        """Append ``next_token`` (batch, 1) to ``rows`` (lists of ids, one
-        per row) and return a (batch, 1) bool tensor: which rows reached a
-        stop string with it."""
+    def __call__(self, next_token):
+        """Which rows (batch, 1) reached a stop string with
+        ``next_token`` (batch, 1)."""
         hit = []
-        for row, token in zip(rows, next_token[:, 0].tolist(), strict=True):
+        for row, token in zip(self.rows, next_token[:, 0].tolist(),
+                              strict=True):
             row.append(token)
             hit.append(self.ends_in_last_token(row))
         return torch.tensor(hit, device=next_token.device)[:, None]
@@ -167,17 +108,19 @@ class StopStrings:
     def first_end(self, text, start=0):
         """End of the first stop string that ends after ``start`` in
         ``text``, or None."""
-        ends = []
-        for s in self.strings:
-            i = text.find(s, max(0, start - len(s) + 1))
-            if i != -1:
-                ends.append(i + len(s))
+        ends = [i + len(s) for s in self.strings
+                if (i := text.find(s, max(0, start - len(s) + 1))) != -1]
         return min(ends, default=None)
 
 
-def _common_prefix_length(a, b):
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
+def stopping_criteria(config, tokenizer, token_ids):
+    """The criteria that ``config`` asks for, for the prompts
+    ``token_ids``."""
+    criteria = []
+    if config.eos:
+        criteria.append(EosToken(config.eos, token_ids.device))
+    if config.sequences:
+        criteria.append(StopSequences(config.sequences, token_ids))
+    if config.strings:
+        criteria.append(StopStrings(config.strings, tokenizer, token_ids))
+    return criteria

@@ -1,9 +1,6 @@
-"""Argument checks shared by the generation functions beyond the book.
-
-Bad input fails here, when the function is called, with a message that
-names the argument and the fix, not with a traceback from deep inside
-torch.
-"""
+"""The checks that need the model: the prompts' ids, device and length,
+and the token ids of the options. Bad input fails at the call, with a
+message that names the argument and the fix."""
 
 import numbers
 from contextlib import contextmanager
@@ -12,9 +9,9 @@ import torch
 
 
 def check_generation_args(model, token_ids, config):
-    """Check what depends on the model: the prompts' ids, device and
-    length, and the EOS and stop ids of ``config`` (a
-    ``GenerationConfig``, which checked its own values)."""
+    """Check the prompts ``token_ids`` and the token ids of ``config`` (a
+    ``GenerationConfig``, which checked its own values) against
+    ``model``."""
     if not isinstance(token_ids, torch.Tensor):
         raise TypeError(
             "token_ids must be a torch.Tensor of shape (batch, n_tokens), "
@@ -35,15 +32,15 @@ def check_generation_args(model, token_ids, config):
         )
     if 0 in token_ids.shape:
         raise ValueError(
-            "token_ids is empty (shape "
-            f"{tuple(token_ids.shape)}): give the model at least one prompt "
-            "of at least one token."
+            f"token_ids is empty (shape {tuple(token_ids.shape)}): give "
+            "the model at least one prompt of at least one token."
         )
-    device = model_device(model)
-    if device is not None and token_ids.device != device:
+    parameter = next(model.parameters(), None)
+    if parameter is not None and token_ids.device != parameter.device:
         raise ValueError(
-            f"token_ids are on {token_ids.device}, the model on {device}: "
-            f"use token_ids.to({str(device)!r})."
+            f"token_ids are on {token_ids.device}, the model on "
+            f"{parameter.device}: use "
+            f"token_ids.to({str(parameter.device)!r})."
         )
     vocab_size = model_vocab_size(model)
     check_token_range("token_ids", token_ids, vocab_size)
@@ -55,12 +52,8 @@ def check_generation_args(model, token_ids, config):
             check_token_id("stop_sequences", token, vocab_size,
                            "encode the stop text with the model's "
                            "tokenizer")
-
-
-def model_device(model):
-    """The device of the model's parameters (None if it has none)."""
-    parameter = next(model.parameters(), None)
-    return None if parameter is None else parameter.device
+    if config.pad is not None:
+        check_token_id("pad_token_id", config.pad, vocab_size)
 
 
 def check_token_range(name, token_ids, vocab_size):
@@ -72,11 +65,23 @@ def check_token_range(name, token_ids, vocab_size):
         )
     low, high = int(token_ids.min()), int(token_ids.max())
     if low < 0 or (vocab_size is not None and high >= vocab_size):
-        bad = low if low < 0 else high
         raise ValueError(
-            f"{name} holds {bad}, which is not a token of the model's "
-            f"vocabulary (0 to {vocab_size - 1 if vocab_size else '?'}): "
-            "encode the prompt with the model's own tokenizer."
+            f"{name} holds {low if low < 0 else high}, which is not a "
+            "token of the model's vocabulary (0 to "
+            f"{vocab_size - 1 if vocab_size else '?'}): encode the prompt "
+            "with the model's own tokenizer."
+        )
+
+
+def check_token_id(name, token, vocab_size=None,
+                   fix="use tokenizer.eos_token_id"):
+    """One token id (an int) must be in the model's vocabulary."""
+    if not is_int(token):
+        raise TypeError(f"{name} must be an int, got {token!r}.")
+    if token < 0 or (vocab_size is not None and token >= vocab_size):
+        raise ValueError(
+            f"{name} {token} is not a token of the model's vocabulary "
+            f"(0 to {vocab_size - 1 if vocab_size else '?'}); {fix}."
         )
 
 
@@ -94,18 +99,6 @@ def eos_ids(eos_token_id):
     for token in ids:
         check_token_id("eos_token_id", token)
     return tuple(int(token) for token in ids)
-
-
-def check_token_id(name, token, vocab_size=None,
-                   fix="use tokenizer.eos_token_id"):
-    """One token id (an int) must be in the model's vocabulary."""
-    if not is_int(token):
-        raise TypeError(f"{name} must be an int, got {token!r}.")
-    if token < 0 or (vocab_size is not None and token >= vocab_size):
-        raise ValueError(
-            f"{name} {token} is not a token of the model's vocabulary "
-            f"(0 to {vocab_size - 1 if vocab_size else '?'}); {fix}."
-        )
 
 
 def check_context_length(model, n_prompt, max_new_tokens):
@@ -146,14 +139,18 @@ def check_non_negative_int(name, value):
 def is_int(value):
     """An integer, but not a bool (True would otherwise count as 1)."""
     return isinstance(value, numbers.Integral) and not isinstance(
-        value, bool
-    )
+        value, bool)
+
+
+def is_real(value):
+    """A real number, but not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @contextmanager
 def eval_mode(model):
     """Run ``model`` in evaluation mode (no dropout), then give every
-    submodule back the mode the caller had set, training included."""
+    submodule back the mode the caller had set."""
     modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
