@@ -49,10 +49,9 @@ def decoding_option(name):
 
 
 def check_output_paths(parser, *paths):
-    """A one-line error, before any work is done, for an output file that
-    could not be written: its folder missing or read-only, a folder in its
-    place, or two outputs (say ``--json`` and ``--plot``) on one path, where
-    the second would overwrite the first."""
+    """A one-line error, before any work, for an output file that could
+    not be written (no folder, read-only, a folder in its place) or that
+    two outputs share."""
     seen = {}
     for path in paths:
         if path is None:
@@ -106,11 +105,9 @@ def add_dtype_argument(parser):
 
 
 def usable_dtype(parser, name, device, cfg, work="decoding"):
-    """The dtype ``--dtype name`` means on ``device``: for "auto" the
-    fastest for ``work`` (``helpers.dtype.choose_dtype``, which prints a
-    line that says which and why); a dtype the device cannot run, or
-    whose weights do not fit in its memory, is a one-line error before
-    anything is loaded."""
+    """The dtype ``--dtype name`` means on ``device`` ("auto": the
+    fastest for ``work``, said in a line); one that the device cannot
+    run, or whose weights do not fit, is a one-line error."""
     from .dtype import DTYPES, check_dtype, check_fits, choose_dtype
 
     if name == "auto":
@@ -125,8 +122,7 @@ def usable_dtype(parser, name, device, cfg, work="decoding"):
 
 
 def config_with_dtype(parser, args, cfg, work):
-    """``cfg`` with the dtype of ``args.dtype`` on ``args.device`` (see
-    ``usable_dtype``), for the scripts that build a random-weights model;
+    """``cfg`` with the dtype of ``args.dtype`` on ``args.device``;
     ``--tiny``'s model keeps its float32 unless a dtype is named."""
     if args.tiny and args.dtype == "auto":
         return cfg

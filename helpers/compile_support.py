@@ -1,18 +1,11 @@
-"""Compiling the book's model (section 2.9): does it work, and how to make
-it quick on a CPU.
+"""Compiling the book's model (section 2.9): does it work here, and
+compiling it block by block.
 
-Compiling needs a C++ compiler on the CPU (and Triton on GPUs). Where it is
-missing, for example on Windows without the Visual Studio Build Tools, the
-error only appears on the model's first call. A tiny probe finds out first,
-so the notebooks can fall back to the regular model with a clear message.
-
-``torch.compile(model)`` traces all 28 transformer blocks into one graph,
-and on a CPU turning that graph into C++ takes minutes, once per input
-shape it specializes on (the book's two loops need five such graphs).
-The 28 blocks run the same code on weights of the same shapes, so
-compiling each block separately makes one small graph that all of them
-share ("regional compilation" in PyTorch's tutorials): ready several
-times sooner, and as fast afterwards.
+Compiling needs a C++ compiler on the CPU (Triton on GPUs); where it is
+missing, the error comes only at the model's first call, so a tiny probe
+asks first. The 28 transformer blocks run the same code on weights of
+the same shapes: compiled one by one they share one small graph
+("regional compilation"), ready sooner than the whole model's.
 """
 
 import copy
@@ -26,16 +19,10 @@ from .errors import one_line
 def torch_compile_works(device="cpu"):
     """Compile and run a tiny function on ``device``; True if that works.
 
-    On a CPU, inductor normally checks once per process which vector
-    instruction sets the C++ compiler can build, by compiling a test
-    program for each and loading it in a new Python process that imports
-    torch: on a CPU with few cores, a large part of every notebook's
-    first compilation. The probe compiles vector code for the CPU's best
-    instruction set itself, so it first runs without the basic checks
-    (inductor's ``cpp.vec_isa_ok`` switch; the CPU's own flags still
-    decide, and inductor still checks the newest extensions, such as
-    AVX-512 BF16); only if that fails does it try again with every check,
-    as inductor would, before giving up.
+    On a CPU the probe first skips inductor's check of each vector
+    instruction set (``cpp.vec_isa_ok``: a test program loaded in a new
+    Python process each, slow on few cores); it compiles vector code
+    itself, so if that fails it tries again with every check.
     """
     device = torch.device(device)
     from torch._inductor import config as inductor_config
@@ -72,14 +59,9 @@ def _probe(device):
 
 
 def compile_blocks(model):
-    """The book's model with each transformer block compiled.
-
-    Returns a new model object that shares every weight with ``model``
-    (nothing is copied) and whose blocks run through ``torch.compile``;
-    ``model`` itself stays uncompiled, so the notebooks can still time both.
-    The view keeps its own KV-cache position (``current_pos``), as a
-    separately compiled model would.
-    """
+    """A model object that shares every weight with ``model`` and runs
+    each transformer block through ``torch.compile``; ``model`` stays
+    uncompiled. It keeps its own KV-cache position (``current_pos``)."""
     if not isinstance(getattr(model, "trf_blocks", None), nn.ModuleList):
         raise TypeError(
             "compile_blocks needs the book's Qwen3Model (a model with a "

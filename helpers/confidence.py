@@ -1,13 +1,6 @@
-"""Beyond the book: a generated text coloured by the model's confidence
-(bonus notebook ``ch02/02_decoding-strategies``, section 7).
-
-``generate(..., output_scores=True)`` gives each new token's
-log-probability; ``confidence_html`` shows the text with every token on
-a background from red (the model gave it little probability) through
-yellow to green (it was nearly certain), its probability in a tooltip.
-A character split over several tokens (an emoji, many CJK characters) is
-one piece, with the probability of all its tokens together.
-"""
+"""A generated text coloured by each token's probability, red (unlikely)
+through yellow to green (nearly certain), from ``generate(...,
+output_scores=True)`` (bonus notebook 02, section 7)."""
 
 import html
 

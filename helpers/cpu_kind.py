@@ -1,6 +1,5 @@
-"""Which kind of CPU a timing was measured on, as the READMEs label them:
-the speed of bfloat16 (and so the dtype that runs fastest) depends on it.
-"""
+"""The CPU a timing was measured on, by name and kind (the speed of
+bfloat16 depends on the kind)."""
 
 import datetime
 import os
@@ -10,11 +9,9 @@ import torch
 
 
 def cpu_name(cpuinfo="/proc/cpuinfo"):
-    """The CPU's model name, for example "Intel(R) Xeon(R) Platinum 8488C"
-    (Linux reads it from /proc/cpuinfo; elsewhere what ``platform``
-    knows). A name without a model number, as cloud machines often show
-    ("AMD EPYC"), gets the CPU family and model, which tell generations
-    apart: "AMD EPYC (family 26, model 2)"."""
+    """The CPU's model name from /proc/cpuinfo (else what ``platform``
+    knows); a name without a number gets its family and model, which
+    tell generations apart: "AMD EPYC (family 26, model 2)"."""
     fields = {}
     try:
         with open(cpuinfo, encoding="utf-8") as f:
@@ -36,9 +33,8 @@ def cpu_name(cpuinfo="/proc/cpuinfo"):
 
 def cpu_kind():
     """"x86, AVX-512 BF16", "x86, AVX2 only", "x86, AMX", or the machine
-    type elsewhere (for example "arm64"). It names the kernels PyTorch
-    uses here: a run limited with ``ATEN_CPU_CAPABILITY=avx2`` (and
-    ``ONEDNN_MAX_CPU_ISA=AVX2``) on a bigger CPU says so."""
+    type (for example "arm64"): the kernels PyTorch uses here, limited
+    by ``ATEN_CPU_CAPABILITY=avx2`` too."""
     machine = platform.machine().lower()
     if machine not in {"x86_64", "amd64"}:
         return machine
@@ -58,9 +54,8 @@ def cpu_kind():
 
 
 def run_record(device):
-    """What a benchmark's JSON says of where and when it ran: the date,
-    torch, the threads and, on a CPU, its name and kind (the README
-    tables generated from the JSON name them in every row)."""
+    """Where and when a benchmark ran, for its JSON: the date, torch, the
+    threads and, on a CPU, its name and kind."""
     on_cpu = torch.device(device).type == "cpu"
     return {
         "date": datetime.date.today().isoformat(),

@@ -1,22 +1,12 @@
-"""Beyond the book: the dtype that runs fastest on a device (section 2.5).
+"""The dtype that runs fastest on a device (section 2.5).
 
-The book runs Qwen3 0.6B in bfloat16: half the memory of float32 and, on
-GPUs and on CPUs with bfloat16 instructions (AVX-512 BF16, AMX, ARM's
-bf16), faster too. Most x86 laptop CPUs have no such instructions (AVX2
-only): PyTorch converts every bfloat16 number to float32 and back, and a
-matrix product over a prompt runs several times slower than in float32.
-Decoding with a KV cache is different: each step multiplies one row by
-every weight, so its time is the time to read the weights, and bfloat16
-weights are half as many bytes; there bfloat16 usually wins.
-
-``choose_dtype`` decides by measuring rather than by a table of CPU flags
-that goes stale. On a CPU it times, in both dtypes, the matrix product
-that dominates the work at hand: for ``work="prompts"`` (reading prompts,
-the book's loop without a cache) 64 rows through the feed-forward
-layer's shape; for ``work="decoding"`` one row through a matrix larger
-than the CPU's caches. On GPUs it asks the device whether it computes
-bfloat16 natively. Either way it says in one line what it chose and why,
-and keeps bfloat16 where float32 would not fit in memory.
+The book runs Qwen3 0.6B in bfloat16. CPUs without bfloat16 instructions
+(most x86 laptops: AVX2 only) convert every bfloat16 number to float32
+and back, so a prompt's matrix products run several times slower than
+in float32; a decoding step only reads the weights, and bfloat16 weights
+are half the bytes. ``choose_dtype`` times the matrix product the work
+needs in both dtypes (a table of CPU flags would go stale), asks a GPU
+whether it computes bfloat16 natively, and says what it chose and why.
 """
 
 import functools
@@ -27,10 +17,9 @@ import torch
 # The dtypes ``--dtype`` and ``choose_dtype`` know, by name
 DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
 
-# The matrix product timed on a CPU, (rows, in, out) by kind of work: a
-# prompt's worth of rows through the feed-forward layer's shape in Qwen3
-# 0.6B; one row (a decoding step) through 64 MB of bfloat16 weights, more
-# than a CPU's caches hold, so that it measures reading from memory
+# The matrix product timed on a CPU, (rows, in, out): a prompt through
+# Qwen3 0.6B's feed-forward shape; one row through more weights than a
+# CPU's caches hold
 WORK = {"prompts": (64, 1024, 3072), "decoding": (1, 4096, 8192)}
 
 GB = 1e9
@@ -49,9 +38,7 @@ def dtype_name(dtype):
 
 
 def model_bytes(cfg, dtype):
-    """Bytes the weights of ``Qwen3Model(cfg)`` take in ``dtype``
-    (counted from the checkpoint's expected shapes, so nothing is
-    allocated)."""
+    """Bytes the weights of ``Qwen3Model(cfg)`` take in ``dtype``."""
     from .files.checkpoint import expected_shapes
 
     n_params = sum(torch.Size(shape).numel()
@@ -144,14 +131,11 @@ def fastest_dtype(device_type, work):
 
 
 def choose_dtype(device, cfg=None, work="prompts", verbose=True):
-    """The dtype the model runs fastest in on ``device`` for ``work``:
-    bfloat16 (the book's) or float32. ``work`` is "prompts" where
-    matrix products over many tokens dominate (reading long prompts, the
-    book's loop without a KV cache, as in the chapter notebook) and
-    "decoding" where one token per step does (generating with a KV
-    cache). Prints one line that says which and why, unless
-    ``verbose=False``. ``cfg`` (default Qwen3 0.6B) sizes the memory
-    check: float32 is only chosen if its weights fit."""
+    """bfloat16 (the book's) or float32, whichever runs ``work`` faster
+    on ``device``: "prompts" (many tokens per matrix product, as the
+    book's loop without a KV cache) or "decoding" (one token per step).
+    Prints which and why unless ``verbose=False``; float32 only if the
+    weights of ``Qwen3Model(cfg)`` (default 0.6B) fit in memory."""
     from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
     if work not in WORK:
@@ -179,13 +163,10 @@ def choose_dtype(device, cfg=None, work="prompts", verbose=True):
 
 
 def to_dtype(model, dtype):
-    """Convert the book's ``Qwen3Model`` to ``dtype``, in place, and
-    return it: what the book builds in ``cfg["dtype"]`` (the embedding
-    and every linear layer), as if the model had been built with
-    ``dtype``. The RMSNorm scales and the RoPE tables stay float32, as
-    the book has them. The forward pass casts to ``model.cfg["dtype"]``
-    before the output layer, so the configuration changes too (a copy:
-    the book's ``QWEN_CONFIG_06_B`` stays as it is)."""
+    """The book's ``Qwen3Model`` converted to ``dtype`` in place, as if
+    built with it: the embedding and the linear layers (RMSNorm scales
+    and RoPE tables stay float32, as in the book), and a copy of
+    ``model.cfg`` that says so (its forward pass casts to it)."""
     model.cfg = {**model.cfg, "dtype": dtype}
     for module in model.modules():
         if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):

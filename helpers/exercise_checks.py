@@ -1,12 +1,7 @@
-"""Checks for the exercises notebook (ch02_exercises.ipynb).
-
-Each ``check_*`` runs the reader's code against the reference on small
-inputs and prints a one-line verdict: "✓" (passed), "✗" and what is wrong,
-or "…" (not done yet). It returns None, so a notebook cell shows only the
-verdict.
-A function that still raises ``NotImplementedError`` is reported as not done
-yet, so the notebook runs top to bottom before the exercises are solved.
-"""
+"""Checks for the exercises notebook: each ``check_*`` runs the reader's
+function on small inputs and prints one verdict, "✓", "✗" and what is
+wrong, or "…" for a function that still raises ``NotImplementedError``
+(so the notebook runs top to bottom before the exercises are solved)."""
 
 import inspect
 import time

@@ -1,13 +1,6 @@
-"""How much the KV cache saves as the text grows (bonus folder
-``ch02/03_faster-generation``: its notebook and ``kv_cache_vs_length.py``).
-
-For each prompt length, the book's loop generates a few tokens without the
-cache (every step runs the model on the whole sequence) and with it (one
-pass over the prompt, then one token per step), timing every token as it
-arrives with the Exercise 2.2 streaming loops. The first token of both
-includes the pass over the whole prompt, so the milliseconds per token are
-those of the tokens after it: the steady state, where the two differ.
-"""
+"""How much the KV cache saves as the text grows (bonus folder 03): the
+book's streaming loops with and without the cache, timed per token after
+the first (which reads the prompt in both)."""
 
 import statistics
 import time
@@ -75,8 +68,7 @@ def kv_cache_vs_length(model, lengths, new_tokens, printer=print):
 
 def plot_kv_cache_vs_length(results, title, path=None):
     """Milliseconds per token against prompt length, with and without the
-    cache, the speedup written above each length. Saves to ``path`` (a
-    PNG), or shows the plot."""
+    cache, and the speedups; saved to ``path`` (PNG) or shown."""
     import matplotlib.pyplot as plt
 
     lengths = [r["prompt_tokens"] for r in results]

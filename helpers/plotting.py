@@ -1,12 +1,5 @@
-"""Plot labels for tokens that any font can draw (section 2.6 and the
-decoding-strategies notebook).
-
-A token can be any piece of text: a CJK character, part of an emoji, a
-byte that is not valid UTF-8 on its own. Matplotlib's default font draws
-only some of them and warns ("Glyph ... missing from font") for the rest.
-``token_label`` shows a token with ``repr`` when the font has every
-character, and with escapes (``'\\u6771'``) when it does not.
-"""
+"""Plot labels for tokens that the default font can draw, escaped
+(``'\\u6771'``) where it cannot, instead of a "Glyph missing" warning."""
 
 from functools import lru_cache
 

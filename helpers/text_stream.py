@@ -1,13 +1,7 @@
-"""Turn a stream of token ids into a stream of text (the chapter's
-streaming demo, the decoding notebook and ``ch02-generate``).
-
-One character can span several byte-level tokens (many emoji and rarer CJK
-characters do). Decoding each token alone would print "�" for the pieces.
-``stream_text`` decodes only the last few tokens, from the last point where
-the text was complete, and hands out a piece once it ends in complete
-characters: linear in the length of the answer, and never half a
-character.
-"""
+"""A stream of token ids as a stream of text. A character can span
+several tokens (emoji, rarer CJK characters): ``stream_text`` decodes from
+the last point where the text was complete and hands out whole
+characters only, in time linear in the answer's length."""
 
 from .decoding.stopping import StopStrings
 
@@ -16,14 +10,10 @@ REPLACEMENT_CHAR = "\ufffd"
 
 def stream_text(token_stream, tokenizer, stop_strings=None,
                 prompt_ids=None):
-    """Yield the new text as the stream of token ids grows.
-
-    ``token_stream`` yields ints or (1, 1) tensors. With ``stop_strings``,
-    the text ends right after the first stop string, where
-    ``generate_stream(..., stop_strings=...)`` stops; give the prompt's
-    ``prompt_ids`` too, so that a stop string that begins in the prompt is
-    found as it is by ``generate_stream``.
-    """
+    """Yield the new text as ``token_stream`` (ints or (1, 1) tensors)
+    grows. With ``stop_strings`` it ends right after the first one, as
+    ``generate_stream`` stops; ``prompt_ids`` find one begun in the
+    prompt."""
     stops = StopStrings(stop_strings or (), tokenizer)
     longest = max(map(len, stops.strings), default=0)
     # The last characters before the new piece, for stop strings that

@@ -1,9 +1,5 @@
-"""Timing and memory measurements that are fair on every device (2.7-2.9).
-
-GPUs run asynchronously: a timer read right after a call can stop before the
-GPU has finished. ``synchronize`` waits for the device first, and
-``time.perf_counter()`` is the clock meant for measuring intervals.
-"""
+"""Timing and memory that are fair on every device (sections 2.7-2.9):
+a GPU runs asynchronously, so the clock is read after ``synchronize``."""
 
 import statistics
 import time
@@ -45,10 +41,8 @@ def reset_peak_memory(device):
 
 
 def peak_memory_gb(device):
-    """Peak memory allocated since the last reset in GB, or None.
-
-    None on the CPU and MPS, where PyTorch keeps no peak counter.
-    """
+    """Peak memory allocated since the last reset in GB; None on the CPU
+    and MPS, where PyTorch keeps no peak counter."""
     device = torch.device(device)
     if device.type in ("cuda", "xpu"):
         backend = getattr(torch, device.type)
@@ -58,13 +52,9 @@ def peak_memory_gb(device):
 
 def measure_generation(generate_fn, model, token_ids, max_new_tokens,
                        eos_token_id=None):
-    """Run one generation and time it.
-
-    Works with the plain loops and with the streaming ones (it consumes the
-    stream). Returns a dict with the generated ``output`` (batch, n_new),
-    ``seconds``, ``tokens_per_sec`` (generated tokens only) and
-    ``peak_memory_gb`` (None where the device reports none).
-    """
+    """Time one generation (a loop's output, or a stream it consumes):
+    a dict of ``output`` (batch, n_new), ``seconds``, ``tokens_per_sec``
+    (new tokens only) and ``peak_memory_gb`` (or None)."""
     device = token_ids.device
     reset_peak_memory(device)
     synchronize(device)

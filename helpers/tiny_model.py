@@ -1,11 +1,7 @@
-"""Small Qwen3 configurations for tests, exercise checks and smoke runs.
-
-``TINY_QWEN3_CONFIG``: the same architecture as Qwen3 0.6B with a few
-thousand parameters, float32, so that results are exact and deterministic
-on any CPU. ``SMALL_QWEN3_CONFIG``: 2 layers of width 32 with the real
-vocabulary (about 10 million parameters, 20 MB in bfloat16), for what
-needs the real tokenizer, such as ``ch02-generate``.
-"""
+"""Small Qwen3 configurations for tests, exercise checks and smoke runs:
+``TINY_QWEN3_CONFIG`` (a few thousand float32 parameters, exact on any
+CPU) and ``SMALL_QWEN3_CONFIG`` (the real vocabulary, for the real
+tokenizer)."""
 
 import torch
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B

@@ -1,27 +1,9 @@
-"""A conversation in the Qwen3 chat template (``ch02-generate --chat``).
-
-The book works with single turns (section 2.6, "Chatbot interfaces"). A
-chat keeps the earlier turns and feeds all of them back to the model with
-every new message:
-
-    <|im_start|>user
-    first question<|im_end|>
-    <|im_start|>assistant
-    first answer<|im_end|>
-    <|im_start|>user
-    new question<|im_end|>
-    <|im_start|>assistant
-    <think>
-
-    </think>
-
-The last turn ends like ``Qwen3Tokenizer(apply_chat_template=True,
-add_generation_prompt=True)`` ends a prompt; with ``thinking=False`` (the
-base model) the empty ``<think>`` block asks for an answer without
-reasoning. Earlier answers are kept without their reasoning, as Qwen's own
-template does. When the conversation no longer fits the context, the
-oldest turns are dropped.
-"""
+"""A conversation in the Qwen3 chat template (``ch02-generate --chat``):
+every message goes to the model after the turns before it, each in
+``<|im_start|>user ... <|im_end|>`` and ``<|im_start|>assistant ...``
+blocks. Without ``thinking`` an empty ``<think>`` block asks for an
+answer without reasoning; earlier answers are kept without theirs, as
+Qwen's template does; the oldest turns go when the context is full."""
 
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 

@@ -5,27 +5,18 @@
     uv run ch02-generate --chat                           # a conversation
 
 Without ``--prompt`` it asks for prompts until ``/exit``, ``/quit`` or
-Ctrl+D; Ctrl+C stops the current answer, not the program. With ``--chat``
-the interactive mode is a conversation: every answer sees the turns
-before it, ``/reset`` starts over. Text is printed as it is generated, then
-the number of tokens, the seconds, the tokens/sec and the engine (on
-standard error, so standard output holds only the text).
-
-Two engines answer, with every decoding option: ``fast`` (the default),
-``FastGenerator``'s static KV cache and compiled decoding step, and
-``book``, the book's model with its ``KVCache`` (and the only one without
-a cache, ``--no-cache``). Where ``torch.compile`` does not work, the book's
-loop answers, with one message.
-
-A mistake in the arguments ends with one line on standard error and exit
-status 2, before anything is loaded (text that is not UTF-8 on standard
-input too, when it is read); a failure outside your control (a
-download, a broken file) with status 1; Ctrl+C while loading with 130.
+Ctrl+D; Ctrl+C stops an answer. Standard output holds only the text; the
+statistics and notices go to standard error. The ``fast`` engine
+(``FastGenerator``) answers where ``torch.compile`` works, else ``book``
+(the book's model and ``KVCache``). A bad argument ends with one line and
+exit status 2 before anything loads; a failed download or a broken file
+with 1; Ctrl+C while loading with 130.
 """
 
 import argparse
 import contextlib
 import dataclasses
+import functools
 import io
 import re
 import sys
@@ -40,8 +31,38 @@ from ..arg_types import (
     parse_number,
     usable_dtype,
 )
+from ..decoding import GenerationConfig
 from ..errors import one_line
 
+# A decoding option's range is GenerationConfig's to check: here only
+# that it is a number
+_positive_int = int_at_least(1)
+_whole_number = functools.partial(parse_number, kind=int,
+                                  what="a whole number")
+_number = functools.partial(parse_number, kind=float, what="a number")
+
+# GenerationConfig's options, as the command takes them: flag, type
+# (None: a text, repeatable), metavar and help; defaults are the config's
+DECODING = {
+    "max_new_tokens": ("--max-new-tokens", _whole_number, "N",
+                       "generate at most N tokens (default: 256)"),
+    "temperature": ("--temperature", _number, "T",
+                    "0 is greedy (default); 0.7-1.0 gives varied text"),
+    "top_k": ("--top-k", _whole_number, "K",
+              "sample only from the K most likely tokens"),
+    "top_p": ("--top-p", _number, "P", "sample only from the most likely "
+              "tokens that together have probability P"),
+    "min_p": ("--min-p", _number, "P", "sample only from tokens at least P "
+              "times as likely as the most likely one"),
+    "repetition_penalty": ("--repetition-penalty", _number, "R",
+                           "make the tokens of the text so far R times "
+                           "less likely (1.1-1.3 curbs repetition; "
+                           "default 1.0: off)"),
+    "stop_strings": ("--stop", None, "TEXT",
+                     "stop once the text reaches TEXT (repeatable)"),
+    "num_beams": ("--beam-width", _whole_number, "W",
+                  "beam search with W beams (default 1: no beam search)"),
+}
 EXIT_COMMANDS = {"/exit", "/quit"}
 RESET_COMMAND = "/reset"
 MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed accepts
@@ -67,37 +88,21 @@ def build_parser():
     parser.add_argument("--chat", action="store_true",
                         help="use the Qwen3 chat template; interactively, "
                         "keep the conversation (/reset starts over)")
-    parser.add_argument("--max-new-tokens", type=_whole_number,
-                        default=256, metavar="N",
-                        help="generate at most N tokens (default: 256)")
+    defaults = {f.name: f.default for f in dataclasses.fields(
+        GenerationConfig) if f.default is not dataclasses.MISSING}
+    for name, (flag, kind, metavar, text) in DECODING.items():
+        if kind is None:  # a list of texts
+            parser.add_argument(flag, dest=name, action="append",
+                                metavar=metavar, help=text)
+        else:
+            parser.add_argument(flag, dest=name, type=kind, metavar=metavar,
+                                default=defaults.get(name, 256), help=text)
     parser.add_argument("--context-length", type=_positive_int,
                         metavar="N", help="use at most N tokens of "
                         "context, prompt and answer together (default: "
                         "the model's 40,960)")
-    parser.add_argument("--temperature", type=_number,
-                        default=0.0, help="0 is greedy (default); "
-                        "0.7-1.0 gives varied text")
-    parser.add_argument("--top-k", type=_whole_number, metavar="K",
-                        help="sample only from the K most likely tokens")
-    parser.add_argument("--top-p", type=_number, metavar="P",
-                        help="sample only from the most likely tokens "
-                        "that together have probability P")
-    parser.add_argument("--min-p", type=_number, metavar="P",
-                        help="sample only from tokens at least P times as "
-                        "likely as the most likely one")
-    parser.add_argument("--repetition-penalty", type=_number,
-                        default=1.0, metavar="R",
-                        help="make the tokens of the text so far R times "
-                        "less likely (1.1-1.3 curbs repetition; default "
-                        "1.0: off)")
     parser.add_argument("--seed", type=_seed,
                         help="random seed, for reproducible sampling")
-    parser.add_argument("--stop", action="append", default=[],
-                        metavar="TEXT", help="stop once the text reaches "
-                        "TEXT (repeatable)")
-    parser.add_argument("--beam-width", type=_whole_number, default=1,
-                        metavar="W", help="beam search with W beams "
-                        "(default 1: no beam search)")
     parser.add_argument("--engine", choices=["fast", "book"],
                         help="fast: a static KV cache and a decoding step "
                         "compiled once (the default where torch.compile "
@@ -117,17 +122,6 @@ def build_parser():
     return parser
 
 
-_positive_int = int_at_least(1)
-# A decoding option's range is GenerationConfig's to check: here only
-# that it is a number
-
-
-def _whole_number(text):
-    return parse_number(text, int, "a whole number")
-
-
-def _number(text):
-    return parse_number(text, float, "a number")
 
 
 def _folder_name(text):
@@ -148,31 +142,18 @@ def _seed(text):
     return value
 
 
-# GenerationConfig's names -> the command's, for its messages
-FLAGS = {"num_beams (beam_search's beam_width)": "--beam-width",
-         "num_beams": "--beam-width", "stop_strings": "--stop",
-         "max_new_tokens": "--max-new-tokens", "temperature": "--temperature",
-         "top_k": "--top-k", "top_p": "--top-p", "min_p": "--min-p",
-         "repetition_penalty": "--repetition-penalty"}
-
-
 def decoding_config(parser, args):
     """The decoding options as one ``GenerationConfig``, which checks
-    them; what it refuses ends as the parser's one-line error."""
-    from ..decoding import GenerationConfig
-
+    them; what it refuses ends as the parser's one-line error, in the
+    command's flags."""
     try:
-        return GenerationConfig(
-            args.max_new_tokens, temperature=args.temperature,
-            top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
-            repetition_penalty=args.repetition_penalty,
-            stop_strings=args.stop or None, num_beams=args.beam_width,
-        )
+        return GenerationConfig(**{name: getattr(args, name)
+                                   for name in DECODING})
     except (ValueError, TypeError) as exc:
-        message = one_line(exc)
-        for name, flag in FLAGS.items():
-            message = re.sub(rf"(?<![\w-]){re.escape(name)}\b", flag,
-                             message)
+        message = one_line(exc).replace("num_beams (beam_search's "
+                                        "beam_width)", "num_beams")
+        for name, (flag, *_) in DECODING.items():
+            message = re.sub(rf"(?<![\w-]){name}\b", flag, message)
         parser.error(message.rstrip("."))
 
 
@@ -190,11 +171,12 @@ def check_combinations(parser, args):
                      "use it with --engine book, not the fast engine")
     if args.engine is None:  # the book's loop is the one without a cache
         args.engine = "book" if args.no_cache else "fast"
-    if args.beam_width > 1 and args.no_cache:
+    if args.num_beams > 1 and args.no_cache:
         parser.error("--beam-width needs the KV cache: leave out "
                      "--no-cache")
+    stops = args.stop_strings or ()
     for name, text in [("--prompt", args.prompt),
-                       *(("--stop", text) for text in args.stop)]:
+                       *(("--stop", text) for text in stops)]:
         if text is not None and not _is_utf8(text):
             parser.error(f"{name} holds bytes that are not UTF-8 text: "
                          "type it again, or set the terminal to UTF-8")
@@ -243,10 +225,8 @@ def pick_device(parser, name):
 
 
 def main(argv=None, cfg=None):
-    """Run the command; return its exit status (130 after Ctrl+C, whenever
-    it comes: loading, between loading and the answer, or while
-    answering). ``cfg`` is the model's configuration (default Qwen3 0.6B;
-    tests and ``benchmark_cli.py --small`` give a smaller one)."""
+    """Run the command; return its exit status (130 after Ctrl+C).
+    ``cfg``: the model's configuration (default Qwen3 0.6B)."""
     try:
         return _main(argv, cfg)
     except KeyboardInterrupt:
@@ -389,11 +369,8 @@ class Session:
 
     def engine_for(self, n_prompt):
         """The model, or the fast engine with a KV cache for this prompt
-        and its answer: the next power of two, at least 512 tokens (its
-        memory is taken at once; a step reads only the part written, on
-        a CPU), made anew (and compiled
-        before the answer's timing starts) only when a prompt outgrows
-        it."""
+        and its answer (the next power of two, at least 512 tokens), made
+        and compiled anew only when a prompt outgrows it."""
         if self.engine == "book":
             return self.model
         needed = n_prompt + self.args.max_new_tokens
@@ -403,13 +380,13 @@ class Session:
             size = min(self.context, max(512, 1 << (needed - 1).bit_length()))
             self.fast = None  # its weights and cache go first
             self.fast = FastGenerator(self.model, max_seq_len=size,
-                                      max_batch_size=self.args.beam_width)
+                                      max_batch_size=self.args.num_beams)
             if self.fast.compiled:
                 print(f"[compiling the fast engine's decoding step for "
                       f"{size} tokens: once, up to a few minutes on a "
                       "CPU; --engine book answers without it]",
                       file=sys.stderr, flush=True)
-                seconds = self.fast.warm_up(self.args.beam_width)
+                seconds = self.fast.warm_up(self.args.num_beams)
                 print(f"[compiled in {seconds:.0f} s]", file=sys.stderr,
                       flush=True)
         return self.fast
@@ -417,10 +394,9 @@ class Session:
 
 def run(model, tokenizer, device, prompt_ids, args, eos_token_id,
         generator, engine="book engine"):
-    """Generate one answer with ``model`` (the book's model or a
-    ``FastGenerator``), streaming it to standard output. Returns the
-    printed text and whether Ctrl+C stopped it; ``engine`` names it in
-    the line of statistics."""
+    """Stream one answer of ``model`` (the book's model or a
+    ``FastGenerator``) to standard output; return the text and whether
+    Ctrl+C stopped it. ``engine`` names it in the statistics."""
     from ..decoding import beam_search, generate_stream
     from ..text_stream import stream_text
     from ..timing import synchronize
@@ -448,7 +424,7 @@ def run(model, tokenizer, device, prompt_ids, args, eos_token_id,
                 model, token_ids, config=config, tokenizer=tokenizer,
                 generator=generator, use_cache=not args.no_cache,
             ))
-        for text in stream_text(stream, tokenizer, args.stop or None,
+        for text in stream_text(stream, tokenizer, args.stop_strings,
                                 prompt_ids=prompt_ids):
             pieces.append(text)
             print(text, end="", flush=True)
@@ -502,9 +478,8 @@ def interactive(session):
 
 
 def make_utf8(stream):
-    """Write UTF-8 where the platform would pick a narrower encoding (a
-    redirected stream on Windows is cp1252), so no character of an
-    answer can raise UnicodeEncodeError."""
+    """Write UTF-8 where the platform picks a narrower encoding (cp1252 on
+    Windows, redirected), so no answer raises UnicodeEncodeError."""
     encoding = (getattr(stream, "encoding", None) or "").lower()
     if encoding.replace("-", "") != "utf8" and hasattr(stream,
                                                         "reconfigure"):

@@ -1,12 +1,8 @@
-"""What the one decoding loop (``loop.py``) needs of a model: a backend.
-
-A backend reads the prompts (``prefill``), takes one step with one new
-token per row (``step``) and reorders its rows (``reorder``, for beam
-search). The first two return the next token's logits (batch,
-vocab_size) and a greedy choice (batch, 1) where they have one already
-(the fast backend computes it inside its compiled step), else None. The
-book's model runs on ``BookBackend``; ``FastGenerator`` is a backend
-itself, passed in place of the model.
+"""What the decoding loop needs of a model: a backend. ``prefill`` and
+``step`` return the next token's logits (batch, vocab_size) and a greedy
+choice (batch, 1) where they have one (the fast backend's compiled step
+does), else None. The book's model runs on ``BookBackend``;
+``FastGenerator`` is a backend itself, passed in place of the model.
 """
 
 import weakref
@@ -43,9 +39,9 @@ class Backend(Protocol):
 
 
 class CacheClaim:
-    """A generation's hold on a backend's KV cache. The newest generation
-    takes it; an older stream read on afterwards raises at its next step,
-    instead of reading a cache that another generation filled."""
+    """A generation's hold on a backend's KV cache: the newest takes it;
+    an older stream raises at its next step instead of reading a cache
+    that another generation filled."""
 
     def __init__(self, backend):
         self.owner = backend.cache_owner

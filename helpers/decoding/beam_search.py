@@ -1,7 +1,5 @@
-"""Beam search on the one decoding loop's backends (bonus notebook
-``ch02/02_decoding-strategies``), as Hugging Face transformers'
-``generate(num_beams=...)`` does it: the same tokens and scores.
-"""
+"""Beam search on the decoding loop's backends, as transformers'
+``generate(num_beams=...)`` does it: the same tokens and scores."""
 
 import torch
 
@@ -17,31 +15,23 @@ _NEVER = -1.0e9
 def beam_search(model, token_ids, max_new_tokens=None, beam_width=4,
                 length_penalty=1.0, eos_token_id=None, early_stopping=False,
                 attention_mask=None, *, config=None):
-    """Return ``(best_token_ids, score)`` for one prompt, as Hugging Face
+    """Return ``(best_token_ids, score)`` for one prompt, as
     transformers' ``generate(num_beams=beam_width, ...)`` finds them.
 
-    - ``beam_width`` beams stay alive at every step: each step ranks the
-      ``2 * beam_width`` best continuations of all beams (more with several
-      EOS ids); those that end in EOS become finished *hypotheses* (if
-      they rank among the first ``beam_width``), the best others continue.
+    - Each step ranks the ``2 * beam_width`` best continuations of all
+      beams; those that end in EOS become finished hypotheses (if among
+      the first ``beam_width``), the best others go on.
     - A hypothesis scores its summed log-probability divided by
-      ``n_tokens ** length_penalty``, EOS included: 0 compares raw sums
-      (favours short answers), larger values favour longer ones.
+      ``n_tokens ** length_penalty``: 0 favours short answers.
     - ``early_stopping``: True stops once ``beam_width`` hypotheses are
-      finished; False (the default) also stops then, but only when no
-      live beam can still beat the worst of them at its current length;
-      "never" stops only at ``max_new_tokens``, or, with a negative
-      ``length_penalty``, when no live beam can win at all.
+      finished; False also waits until no live beam can beat the worst
+      of them; "never" goes on to ``max_new_tokens`` where one could.
 
-    All beams advance in one batched forward pass with a constant shape,
-    (beam_width, 1), and the KV cache is reordered to follow them.
     ``model`` is the book's model or a ``FastGenerator`` (with
-    ``max_batch_size >= beam_width``). ``best_token_ids`` has shape
-    (1, n_new), without the final EOS, as the book's loops return it;
-    ``score`` is transformers' ``sequences_scores``. A prompt padded on
-    the left (``attention_mask`` 0 there) is searched without its padding.
-    A ``config`` (a ``GenerationConfig``) may stand for the options, its
-    ``num_beams`` for ``beam_width``.
+    ``max_batch_size >= beam_width``). ``best_token_ids`` (1, n_new)
+    leaves out the final EOS, as the book's loops; ``score`` is
+    transformers' ``sequences_scores``. A ``config`` may stand for the
+    options, its ``num_beams`` for ``beam_width``.
     """
     if config is None:
         config = GenerationConfig(

@@ -1,11 +1,6 @@
-"""Beyond the book: the book's ``Qwen3Model`` as a ``Backend`` of the one
-decoding loop (``backend.py`` says what a backend does).
-
-This one is the teaching path: the book's forward pass, with the book's
-``KVCache`` (which grows by ``torch.cat``) or, with ``use_cache=False``,
-the whole text again every step as in Listing 2.2. It has no greedy
-choice of its own (None).
-"""
+"""The book's ``Qwen3Model`` as a ``Backend`` of the decoding loop: its
+forward pass with its ``KVCache``, or with ``use_cache=False`` the whole
+text again every step, as in Listing 2.2."""
 
 import torch
 from reasoning_from_scratch.qwen3 import KVCache
@@ -30,11 +25,9 @@ class BookBackend(Backend):
         self.mask = None
 
     def check(self, batch_size, n_tokens, max_new_tokens):
-        """Nothing beyond the model's own limits (checked by the caller)."""
+        pass  # the model's own limits are checked by the caller
 
     def prefill(self, token_ids, mask=None):
-        """Read the prompts (batch, n_tokens); ``mask`` (bool, same shape)
-        is False for left padding, or None."""
         self.token_ids, self.mask = token_ids, mask
         if self.use_cache:  # the whole prompt fills the cache
             self.cache = KVCache(n_layers=self.model.cfg["n_layers"])
@@ -43,7 +36,6 @@ class BookBackend(Backend):
         return self._forward(token_ids)[:, -1], None
 
     def step(self, next_token):
-        """One new token per row (batch, 1)."""
         if self.mask is not None:  # a new token is never padding
             self.mask = torch.cat([self.mask, torch.ones_like(
                 next_token, dtype=torch.bool)], dim=1)
@@ -53,7 +45,6 @@ class BookBackend(Backend):
         return self._forward(self.token_ids)[:, -1], None
 
     def reorder(self, rows):
-        """Row i continues row ``rows[i]`` (a tensor of row indices)."""
         if self.mask is not None:
             self.mask = self.mask.index_select(0, rows)
         if not self.use_cache:

@@ -143,21 +143,15 @@ def _score(processed, logits, token, config):
 def generate_stream(model, token_ids, max_new_tokens=None, *, config=None,
                     tokenizer=None, generator=None, use_cache=True,
                     attention_mask=None, **options):
-    """Yield one (batch, 1) tensor of token ids per generation step.
+    """Yield one (batch, 1) tensor of token ids per step.
 
-    - ``model`` is the book's ``Qwen3Model`` (with its ``KVCache``, or
-      without a cache: ``use_cache=False``) or a ``FastGenerator``.
-    - The decoding options (``temperature``, ``top_k``, ``top_p``,
-      ``min_p``, ``repetition_penalty``, ``eos_token_id``,
-      ``stop_strings``, ``stop_sequences``, ``pad_token_id``) come as
-      keywords or as one ``config``; ``GenerationConfig`` says what each
-      does. Stop strings need the ``tokenizer``; sampling draws from
-      ``generator`` if given.
-    - Prompts of different lengths go in one batch padded on the left,
-      with ``attention_mask`` (1 for tokens, 0 for padding; see
-      ``helpers.left_pad``): each row gets the tokens it would get alone.
-
-    Arguments are checked when it is called, before the first token.
+    ``model`` is the book's ``Qwen3Model`` (with its ``KVCache``, or
+    without: ``use_cache=False``) or a ``FastGenerator``. The options
+    come as keywords or as one ``config`` (``GenerationConfig`` says what
+    each does); stop strings need the ``tokenizer``; sampling draws from
+    ``generator``. Prompts padded on the left go with their
+    ``attention_mask`` (see ``helpers.left_pad``). Everything is checked
+    at the call, before the first token.
     """
     config = make_config(config, max_new_tokens, options, "generate_stream")
     if config.output_scores:
@@ -174,11 +168,10 @@ def generate_stream(model, token_ids, max_new_tokens=None, *, config=None,
 def generate(model, token_ids, max_new_tokens=None, *, config=None,
              tokenizer=None, generator=None, use_cache=True,
              attention_mask=None, **options):
-    """Like ``generate_stream``, but return all new tokens at once as a
-    (batch, n_new) tensor; with ``output_scores=True``, a
-    ``GenerateOutput(sequences, scores)``, where ``scores`` (batch,
-    n_new) holds each token's log-probability under the distribution it
-    was chosen from (after the penalty and the sampling filters)."""
+    """Like ``generate_stream``, but return the new tokens (batch, n_new)
+    at once; with ``output_scores=True`` a ``GenerateOutput(sequences,
+    scores)``, each token's log-probability under the distribution it
+    was drawn from."""
     config = make_config(config, max_new_tokens, options, "generate")
     backend, mask, processors, criteria = prepare(
         model, token_ids, config, tokenizer=tokenizer, generator=generator,

@@ -1,16 +1,8 @@
-"""Beyond the book: one batch for prompts of different lengths.
-
-The book generates one prompt at a time. To run several in one batch, the
-shorter prompts are padded on the left, so that every row's next token
-comes from its last column, and an ``attention_mask`` says which columns
-hold tokens (1) and which padding (0), as in Hugging Face transformers.
-``left_pad`` builds both from a list of prompts; ``forward_with_mask`` is
-the book's ``Qwen3Model.forward`` with the padding hidden from attention.
-
-Positions: transformers numbers each row's tokens from 0, after its
-padding; here every row counts its padding too, as the book's model does.
-Rotary embeddings depend only on the distance between two positions, so
-both give the same attention scores (up to rounding).
+"""Prompts of different lengths in one batch, padded on the left so that
+every row's next token comes from its last column; an ``attention_mask``
+says which columns hold tokens (1) and which padding (0), as in
+transformers. Positions count the padding, as the book's model does:
+rotary embeddings depend only on distances, so attention is the same.
 """
 
 import warnings
@@ -31,10 +23,10 @@ _PROMPTS_HINT = ("prompts must be a list of non-empty lists of token ids, "
 
 
 def left_pad(prompts, pad_token_id, device=None):
-    """Pad a list of prompts (lists of token ids) on the left to one
-    length; return ``(token_ids, attention_mask)``, two (batch, n_tokens)
-    int64 tensors: ``[[1, 2, 3], [4]]`` with pad id 0 gives
-    ``[[1, 2, 3], [0, 0, 4]]`` and ``[[1, 1, 1], [0, 0, 1]]``."""
+    """Pad prompts (lists of token ids) on the left to one length; return
+    ``(token_ids, attention_mask)``, (batch, n_tokens) each: ``[[1, 2, 3],
+    [4]]`` gives ``[[1, 2, 3], [0, 0, 4]]`` and ``[[1, 1, 1], [0, 0, 1]]``
+    with pad id 0."""
     if isinstance(prompts, (str, bytes, torch.Tensor)):
         raise TypeError(_PROMPTS_HINT)
     prompts = list(prompts)  # a generator is read once, here
@@ -53,8 +45,7 @@ def left_pad(prompts, pad_token_id, device=None):
 
 
 def check_attention_mask(attention_mask, token_ids, pad_token_id=None):
-    """Check ``attention_mask`` against ``token_ids``; return it as a bool
-    tensor, or None when there is no padding (no mask, or all ones).
+    """``attention_mask`` as a bool tensor, or None without padding.
     Without a mask, a batch whose last column holds ``pad_token_id`` gets
     transformers' warning: it was probably padded on the right."""
     if attention_mask is None:
@@ -96,13 +87,10 @@ def check_attention_mask(attention_mask, token_ids, pad_token_id=None):
 
 
 def attention_allowed(is_token, pos_start, pos_end):
-    """Which positions the queries at ``pos_start:pos_end`` may attend to,
-    as a bool (batch, 1, n_queries, pos_end) tensor, given ``is_token``
-    (bool, batch x pos_end; False for left padding): the past and
-    themselves, never padding. A padding position attends only to
-    itself: its output is never used, but with nothing to attend to it
-    would be NaN, and NaN in the cache spreads to every row's later
-    tokens (0 * NaN is NaN)."""
+    """Where the queries at ``pos_start:pos_end`` may attend, (batch, 1,
+    n_queries, pos_end), given ``is_token`` (batch, pos_end; False for
+    padding): the past and themselves, never padding. Padding attends to
+    itself: with nothing to attend to it would be NaN, which spreads."""
     device = is_token.device
     queries = torch.arange(pos_start, pos_end, device=device)[:, None]
     keys = torch.arange(pos_end, device=device)[None, :]
@@ -112,9 +100,8 @@ def attention_allowed(is_token, pos_start, pos_end):
 
 def forward_with_mask(model, token_ids, attention_mask, cache=None):
     """The book's ``Qwen3Model.forward``, step for step, for a left-padded
-    batch. ``attention_mask`` (bool, batch x n_keys) covers every
-    position so far, the cache's and the new tokens'; see
-    ``attention_allowed``."""
+    batch; ``attention_mask`` (bool, batch x n_keys) covers the cache's
+    positions and the new tokens'."""
     model = getattr(model, "_orig_mod", model)  # torch.compile(model) too
     x = model.tok_emb(token_ids)  # (batch, n_tokens, emb_dim)
     num_tokens = x.shape[1]

@@ -1,10 +1,5 @@
-"""The model's files: downloading the tokenizer and the weights
-(``download.py``), checking and loading a checkpoint (``checkpoint.py``),
-rebuilding the tokenizer offline (``offline_tokenizer.py``), random
-weights for offline runs (``random_weights.py``), writing without leaving
-half a file (``atomic.py``) and the one model folder the notebooks share
-(``model_folder.py``).
-"""
+"""The model's files: download, check and load them, the tokenizer
+rebuilt offline, and random weights for offline runs."""
 
 from .checkpoint import load_model
 from .download import download_qwen3_small, qwen3_files

@@ -8,12 +8,9 @@ from pathlib import Path
 
 @contextmanager
 def atomic_path(path, replace=True):
-    """Yield a temporary path beside ``path``; rename it to ``path`` on
-    success, delete it on any error (or Ctrl+C).
-
-    With ``replace=False`` a file that appeared at ``path`` meanwhile is
-    kept: ``FileExistsError`` is raised instead of replacing it.
-    """
+    """Yield a temporary path beside ``path``: renamed to ``path`` on
+    success, deleted on any error; with ``replace=False`` a file that
+    appeared at ``path`` meanwhile stays (``FileExistsError``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")

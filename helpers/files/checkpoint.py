@@ -1,14 +1,6 @@
-"""Is a file a Qwen3 0.6B checkpoint, and loading it (section 2.5).
-
-A download that completed can still be the wrong file: an error page, a
-truncated upload, another model. ``check_checkpoint`` loads the file the
-safe way (``weights_only=True``, memory-mapped, so nothing is read twice)
-and compares it with the model the book builds: the same ``state_dict``
-keys and shapes, floating-point tensors, and, when asked, only finite
-numbers. ``load_model`` gives the model that the book's two loading lines
-give, without their wait (the command-line tool and the bonus notebooks
-use it; the chapter keeps the book's lines).
-"""
+"""Is a file a Qwen3 checkpoint (a finished download can be an error
+page or a truncated file), and loading one without the book's wait
+(section 2.5: the chapter keeps the book's two lines)."""
 
 import os
 
@@ -31,11 +23,9 @@ def expected_shapes(cfg):
 
 
 def check_checkpoint(path, read_values=True, cfg=QWEN_CONFIG_06_B):
-    """Raise ``CheckpointError`` unless ``path`` fits ``Qwen3Model(cfg)``.
-
-    With ``read_values``, every tensor is also read once to check that it
-    holds only finite numbers (about a second for 1.5 GB).
-    """
+    """Raise ``CheckpointError`` unless ``path`` holds the keys, shapes
+    and floating-point tensors of ``Qwen3Model(cfg)`` (loaded safely,
+    memory-mapped) and, with ``read_values``, only finite numbers."""
     try:
         state = torch.load(path, map_location="cpu", mmap=True,
                            weights_only=True)
@@ -70,17 +60,10 @@ def check_checkpoint(path, read_values=True, cfg=QWEN_CONFIG_06_B):
 
 
 def load_model(path, cfg=QWEN_CONFIG_06_B):
-    """``Qwen3Model(cfg)`` on the CPU with the weights in ``path``: the
-    model ``model.load_state_dict(torch.load(path))`` gives, without the
-    book's wait for random numbers and a copy.
-
-    The book's way first fills 0.6B parameters with random numbers, then
-    reads the whole file and copies it over them. Here the model is built
-    on the meta device (shapes, no memory) and takes the checkpoint's
-    tensors themselves, memory-mapped: the operating system reads them
-    when they are first used, and shares them with its file cache (on
-    Windows they are read at once: still without the random numbers).
-    """
+    """``Qwen3Model(cfg)`` on the CPU with the weights in ``path``, as
+    ``model.load_state_dict(torch.load(path))`` gives it, but built on
+    the meta device and given the file's memory-mapped tensors: no
+    random initialization and no copy."""
     with torch.device("meta"):
         model = Qwen3Model(cfg)
     # Read into memory on Windows, where a mapped file cannot be replaced

@@ -1,21 +1,12 @@
-"""Download the Qwen3 0.6B weights and tokenizer (sections 2.4 and 2.5).
+"""Download the Qwen3 0.6B weights and tokenizer (sections 2.4 and 2.5),
+with the book's signature, file names and folder.
 
-``download_qwen3_small`` keeps the book's signature, file names and
-folder. The Hugging Face Hub's own library fetches the files: it locks,
-resumes, retries, shows a progress bar and honours ``HF_ENDPOINT``,
-``HF_TOKEN`` and the proxy variables. If the Hub fails, the same
-library's HTTP client tries the book's backup host. What we add:
-
-- files already in ``out_dir`` are checked and used with no network;
-- a download lands in the hidden ``.download/`` folder and becomes the
-  file only after our check: the tokenizer's sha256, the weights' keys,
-  shapes and finite values;
-- the tokenizer is rebuilt offline when it cannot be fetched, and weights
-  that cannot be fetched raise an error that says what to do;
-- random-weights mode (``QWEN3_RANDOM_WEIGHTS=1``) writes a checkpoint
-  instead, and never replaces a real file;
-- processes that want the same file take turns, so two notebooks opened
-  at once share one download.
+``huggingface_hub`` fetches the files (resume, retries, progress bar,
+``HF_ENDPOINT``, ``HF_TOKEN``, proxies), and its HTTP client the book's
+backup host when the Hub fails. Files already there are checked and used
+offline. A download waits in ``.download/`` until it passes the check
+(the tokenizer's sha256; the weights' keys, shapes and finite values).
+Processes that want the same file take turns.
 """
 
 import hashlib
@@ -69,19 +60,15 @@ class InvalidFileError(RuntimeError):
 
 
 def download_qwen3_small(kind="base", tokenizer_only=False, out_dir="qwen3"):
-    """Make the Qwen3 0.6B tokenizer (and weights) available in ``out_dir``.
-
-    Introduced in section 2.4 (tokenizer) and 2.5 (weights). Returns
-    nothing, like the book's function; ``qwen3_files`` returns the paths.
-    """
+    """Make the Qwen3 0.6B tokenizer (and weights) available in
+    ``out_dir``; ``qwen3_files`` also returns their paths."""
     qwen3_files(kind, tokenizer_only, out_dir)
 
 
 def qwen3_files(kind="base", tokenizer_only=False, out_dir="qwen3",
                 cfg=QWEN_CONFIG_06_B):
-    """Like ``download_qwen3_small``; returns a dict with the paths of
-    the ``"tokenizer"`` (and ``"model"``) files. The weights must fit
-    ``Qwen3Model(cfg)``."""
+    """The paths of the ``"tokenizer"`` (and ``"model"``) files, there or
+    downloaded; the weights must fit ``Qwen3Model(cfg)``."""
     if not isinstance(kind, str) or kind not in QWEN3_FILES:
         raise ValueError(
             f"kind={kind!r} is not available; use 'base' or 'reasoning'."
@@ -246,8 +233,7 @@ def _ensure_weights(path, cfg):
 
 def _keep_weights(path, cfg, quiet=False):
     """True if the checkpoint at ``path`` is the one to use; False for
-    random weights when the real ones are wanted (they are downloaded over
-    it). A file that is no Qwen3 checkpoint raises ``InvalidFileError``."""
+    random weights when the real ones are wanted."""
     try:
         check_checkpoint(path, read_values=False, cfg=cfg)
     except CheckpointError as exc:
@@ -276,9 +262,9 @@ def _keep_weights(path, cfg, quiet=False):
 # Downloading -----------------------------------------------------------------
 
 def _download(path, problem):
-    """Fetch ``path.name`` from the Hub, else from the backup host, into
-    the staging folder; it becomes ``path`` once ``problem(staged)`` finds
-    nothing wrong. Returns the errors met ([] on success)."""
+    """Fetch ``path.name`` from the Hub, else from the backup host; it
+    becomes ``path`` once ``problem(staged)`` says None. Returns the
+    errors met ([] on success)."""
     if offline_requested():
         return ["HF_HUB_OFFLINE is set, so no download was tried"]
     endpoint = os.environ.get("HF_ENDPOINT")
@@ -316,8 +302,7 @@ def _is_web_address(url):
 
 
 def _check_host(url):
-    """Fail at once, with no retries, where the server's name does not
-    exist (as when offline)."""
+    """Fail at once, without retries, for a name that does not resolve."""
     parts = urllib.parse.urlsplit(url)
     try:
         socket.getaddrinfo(parts.hostname, parts.port or 443)
@@ -336,8 +321,7 @@ def _from_hub(url, filename, staging):
 
 
 def _from_backup(url, filename, staging):
-    """The backup host through huggingface_hub's HTTP client: its
-    retries, resume and progress bar; a complete file or an error."""
+    """The backup host through huggingface_hub's HTTP client."""
     from huggingface_hub.file_download import http_get
 
     staging.mkdir(exist_ok=True)

@@ -1,10 +1,5 @@
-"""The one model folder that all of the chapter's notebooks share.
-
-The main chapter's notebooks download into ``qwen3/`` next to them, as
-the book does. The bonus notebooks live in sibling folders
-(``ch02/02_...``, ``ch02/03_...``); they use the same folder, so the
-1.5 GB of weights are on disk once.
-"""
+"""The one model folder all the chapter's notebooks share, so the
+weights are on disk once."""
 
 from pathlib import Path
 

