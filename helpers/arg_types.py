@@ -83,11 +83,14 @@ def read_json(parser, path):
 def usable_device(parser, name):
     """``torch.device(name)`` if a tensor with values can live there,
     else a one-line error."""
+    from .errors import one_line
+
     try:
         device = torch.device(name)
         torch.empty(1, device=device)
-    except (RuntimeError, AssertionError) as exc:
-        parser.error(f"--device {name}: {exc}")
+    except Exception as exc:  # each backend fails in its own way
+        parser.error(f"--device {name}: no such device on this machine "
+                     f"({one_line(exc, named=True)})")
     if device.type == "meta":  # shapes only: nothing to time
         parser.error(f"--device {name} holds no values: use cpu, cuda, "
                      "mps or xpu")

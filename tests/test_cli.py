@@ -367,13 +367,20 @@ def test_folder_in_place_of_the_tokenizer_is_one_line(cli_run, tmp_path):
     assert "Traceback" not in err
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs no CUDA")
-def test_unavailable_device_fails_before_loading(cli_run, monkeypatch):
+@pytest.mark.parametrize("device", ["cuda", "mps", "xpu"])
+def test_unavailable_device_fails_before_loading(cli_run, monkeypatch,
+                                                 device):
+    try:
+        torch.empty(1, device=device)
+        pytest.skip(f"{device} is available here")
+    except Exception:  # each backend fails in its own way
+        pass
     monkeypatch.setattr(cli, "load", lambda *a: pytest.fail("loaded"))
-    code, _, err = cli_run(["--prompt", "Hi", "--device", "cuda"])
+    code, _, err = cli_run(["--prompt", "Hi", "--device", device])
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "--device cuda: no such device" in lines[0]
+    assert len(lines) == 1 and (f"--device {device}: no such device"
+                                in lines[0])
 
 
 @pytest.mark.slow

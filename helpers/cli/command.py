@@ -29,6 +29,7 @@ from ..arg_types import (
     add_dtype_argument,
     int_at_least,
     parse_number,
+    usable_device,
     usable_dtype,
 )
 from ..decoding import GenerationConfig
@@ -212,16 +213,7 @@ def pick_device(parser, name):
 
     if name == "auto":
         return get_device()  # prints which device it found
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-        "xpu": torch.xpu.is_available(),
-    }[name]
-    if not available:
-        parser.error(f"--device {name}: no such device on this machine; "
-                     "use --device auto (the fastest found) or cpu")
-    return torch.device(name)
+    return usable_device(parser, name)
 
 
 def main(argv=None, cfg=None):
