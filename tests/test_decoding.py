@@ -579,3 +579,23 @@ def test_early_stopping_takes_a_bool_or_never(tiny_model, flag):
     with pytest.raises(ValueError, match="early_stopping must be True, "
                        "False or 'never'"):
         beam_search(tiny_model, PROMPT, 4, early_stopping=flag)
+
+
+def test_the_smallest_temperature_and_penalty_give_finite_scores():
+    """At the smallest temperature and penalty allowed, logits 1,000 times
+    a tiny model's stay within float32: the draw is the greedy token and
+    every score is finite."""
+    from helpers.decoding.config import SMALLEST
+    from helpers.tiny_model import tiny_qwen3_model
+
+    model = tiny_qwen3_model()
+    with torch.no_grad():
+        model.out_head.weight.mul_(1000)
+    sampled = generate(model, PROMPT, 8, temperature=SMALLEST,
+                       repetition_penalty=SMALLEST, output_scores=True,
+                       generator=torch.Generator().manual_seed(0))
+    greedy = generate(model, PROMPT, 8, repetition_penalty=SMALLEST,
+                      output_scores=True)
+    assert torch.equal(sampled.sequences, greedy.sequences)
+    for out in (sampled, greedy):
+        assert bool(torch.isfinite(out.scores).all())

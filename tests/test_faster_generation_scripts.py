@@ -155,7 +155,11 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
     assert cells[0] == "`b`" and cells[2] == "bfloat16"
     assert cells[3] == report["date"] and report["cpu"] in cells[1]
     book = report["modes"][0]["tokens_per_sec"]
-    assert cells[4] == f"{book:.1f}" and cells[7:9] == ["-", "-"]
+    assert cells[4] == f"{book:.1f}" and cells[8:10] == ["-", "-"]
+    fast = report["modes"][2]
+    assert cells[6] == (f"{fast['percent_of_limit']:.1f}%"
+                        if fast["percent_of_limit"] is not None
+                        else "above: limit wrong")
     assert len(report["per_token_ms"]) == 3
     assert "ms/token at steps 1-2, " in result.stdout
     assert report["batches"] == []
@@ -280,3 +284,83 @@ def test_markdown_of_a_file_that_is_no_saved_run(script, content, tmp_path,
     code, err = bad_arguments(script, ["--markdown", str(path)], capsys)
     assert code == 2
     assert f"{path}: not a saved run" in err.splitlines()[-1]
+
+
+def test_a_modes_share_of_the_read_limit():
+    """tokens/sec x bytes per token over the read bandwidth; a mode that
+    reads faster than the bandwidth allows gets no share: the limit is
+    wrong there, not the mode fast."""
+    benchmark = script_args.load_script(FOLDER / "benchmark.py")
+    share = benchmark.share_of_limit
+    assert share(20.0, 1.5e9, 40e9) == 75.0
+    assert share(40.0 / 1.5, 1.5e9, 40e9) == 100.0
+    assert share(40.0, 0.75e9, 40e9) == 75.0  # int8: half the bytes
+    assert share(30.0, 1.5e9, 40e9) is None  # 112%: above the limit
+
+
+def test_the_read_limit_reads_beyond_the_last_level_cache(tmp_path,
+                                                         monkeypatch):
+    benchmark = script_args.load_script(FOLDER / "benchmark.py")
+    for index, size in enumerate(["48K", "2048K", "300M", "64"]):
+        (tmp_path / f"index{index}").mkdir()
+        (tmp_path / f"index{index}" / "size").write_text(size + "\n")
+    assert benchmark.last_level_cache_bytes(tmp_path) == 300 * 2**20
+    assert benchmark.last_level_cache_bytes(tmp_path / "none") == 0
+    sizes = []
+    monkeypatch.setattr(benchmark, "last_level_cache_bytes",
+                        lambda: 300 * 2**20)
+    real_ones = torch.ones
+
+    def ones(n, **kwargs):  # the array's size, then a small one to time
+        sizes.append(n)
+        return real_ones(1024, **kwargs)
+
+    monkeypatch.setattr(benchmark.torch, "ones", ones)
+    assert benchmark.read_bandwidth("cpu", repeats=2) > 0
+    assert sizes == [1200 * 2**20 // 4]  # 4 x 300 MiB of float32
+
+
+@pytest.mark.slow  # compiles the optimized model and the fast step
+def test_benchmark_profiles_a_step_and_runs_the_books_optimized_model(
+        tmp_path):
+    result = run("benchmark.py", "--tiny", "--modes", "book-cache",
+                 "optimized", "optimized-compiled", "--new-tokens", "6",
+                 "--repeats", "1", "--batch-sizes", "--long-steps", "0",
+                 "--pp", "0", "--profile", "--json", str(tmp_path / "b.json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert [m["mode"] for m in report["modes"]] == [
+        "book: KV cache", "book's qwen3_optimized",
+        "book's qwen3_optimized compiled"]
+    assert report["read_bandwidth_gb_s"] > 0
+    for mode in report["modes"]:  # a tiny model reads from the caches
+        assert mode["percent_of_limit"] is None or (
+            0 <= mode["percent_of_limit"] <= 100)
+    profile = report["profile_ms_per_token"]
+    assert list(profile) == ["weight products", "attention",
+                             "other kernels", "outside kernels"]
+    assert all(value >= 0 for value in profile.values())
+    assert profile["weight products"] > 0
+    assert "Where a compiled fast-path step goes" in result.stdout
+    table = run("benchmark.py", "--markdown", str(tmp_path / "b.json"))
+    profile_rows = table.stdout.split("\n\n")[1].splitlines()
+    assert profile_rows[0] == ("| run | weight products | attention | "
+                               "other kernels | outside kernels | in all "
+                               "| llama.cpp, same dtype |")
+    assert profile_rows[2].startswith("| `b` | ")
+    assert profile_rows[2].endswith(
+        f" | {sum(profile.values()):.2f} | - |")
+
+
+def test_the_books_optimized_model_gives_the_books_tokens():
+    """The same weight tensors in qwen3_optimized's model: the tokens of
+    the book's KV-cache loop."""
+    from helpers import generate_text_basic_cache
+    from helpers.tiny_model import tiny_qwen3_model
+
+    benchmark = script_args.load_script(FOLDER / "benchmark.py")
+    model = tiny_qwen3_model()
+    prompt = torch.tensor([[3, 17, 5, 60, 2]])
+    optimized = benchmark.optimized_mode(model, 30, compiled=False)
+    assert torch.equal(optimized(prompt, 25),
+                       generate_text_basic_cache(model, prompt, 25))

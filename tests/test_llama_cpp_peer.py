@@ -107,21 +107,25 @@ def test_a_build_found_in_the_folder_is_used(tmp_path, monkeypatch):
     assert peer.built_llama_bench(tmp_path) == (built, 0.0)
 
 
-@pytest.mark.parametrize(("capability", "name"), [("AVX512", "build"),
-                                                ("AVX2", "build-avx2")])
+@pytest.mark.parametrize(("capability", "amx", "name"), [
+    ("AVX512", False, "build"), ("AVX2", False, "build-avx2"),
+    ("AVX2", True, "build-avx2"), ("AVX512", True, "build-no-amx")])
 def test_llama_cpp_uses_the_vector_instructions_pytorch_uses(
-        tmp_path, monkeypatch, capability, name):
+        tmp_path, monkeypatch, capability, amx, name):
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability",
                         lambda: capability)
+    monkeypatch.setattr(torch._C._cpu, "_is_amx_tile_supported",
+                        lambda: amx)
     folder, flags = peer.build_flavour()
     assert folder == name
-    assert ("-DGGML_NATIVE=ON" in flags) == (capability == "AVX512")
-    assert ("-DGGML_AVX2=ON" in flags) == (capability == "AVX2")
-    assert not any("AVX512" in flag for flag in flags)
+    assert ("-DGGML_NATIVE=ON" in flags) == (name == "build")
+    assert ("-DGGML_AVX2=ON" in flags) == (name != "build")
+    assert ("-DGGML_AVX512_BF16=ON" in flags) == (name == "build-no-amx")
+    assert not any("AMX" in flag for flag in flags)
     # A build for the other instructions is not taken for this one
     monkeypatch.delenv("LLAMA_BENCH", raising=False)
     monkeypatch.setattr(peer.shutil, "which", lambda name: None)
-    for each in ("build", "build-avx2"):
+    for each in ("build", "build-avx2", "build-no-amx"):
         built = tmp_path / "llama.cpp" / each / "bin" / "llama-bench"
         built.parent.mkdir(parents=True)
         fake_llama_bench(built, "")
@@ -234,3 +238,31 @@ def test_a_float32_model_is_compared_with_an_f32_file_too(tmp_path,
     rows = peer.llama_cpp_rows(model, args)
     assert asked == ["f32", "bf16", "q8_0"]
     assert [row["gguf_type"] for row in rows] == asked
+
+
+def test_a_type_that_fails_leaves_the_others(tmp_path, monkeypatch,
+                                             capsys):
+    """llama-bench stopping on one GGUF type (an illegal instruction in a
+    kernel for it) costs that row only, with one line."""
+    body = ('import signal, os\nif "q8_0" in " ".join(sys.argv): '
+            "os.kill(os.getpid(), signal.SIGILL)\n" + LLAMA_BENCH_JSON)
+    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
+        tmp_path / "llama-bench", body)))
+    monkeypatch.setattr(peer, "llama_cpp_source", lambda folder: folder)
+
+    def export(model, source, out_dir, outtypes):
+        paths = {t: Path(out_dir) / f"qwen3-{t}.gguf" for t in outtypes}
+        for path in paths.values():
+            path.write_bytes(b"GGUF")
+        return paths
+
+    monkeypatch.setattr(peer, "export_gguf", export)
+    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
+                                 new_tokens=8, threads=2, repeats=1)
+    rows = peer.llama_cpp_rows(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
+                               args)
+    assert [row["gguf_type"] for row in rows] == ["bf16"]
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if "left out" in line]
+    assert len(lines) == 1 and lines[0].startswith(
+        "  llama.cpp q8_0 left out: llama-bench on qwen3-q8_0.gguf failed")

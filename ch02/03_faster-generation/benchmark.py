@@ -1,5 +1,6 @@
-"""How fast can it go? The book's four modes, the fast path, Hugging Face
-transformers, and the memory-bandwidth limit, measured side by side.
+"""How fast can it go? The book's four modes, its optimized model, the fast
+path, Hugging Face transformers, and the memory-bandwidth limit, measured
+side by side.
 
     uv run python ch02/03_faster-generation/benchmark.py
     uv run python ch02/03_faster-generation/benchmark.py --modes \\
@@ -12,25 +13,26 @@ mode generates ``--new-tokens`` tokens. Each mode is warmed up first
 between the modes and the median of ``--repeats`` is reported.
 
 The limit: a decoding step reads every weight once, so tokens/sec cannot
-exceed (the rate at which a matrix-vector product reads weights) /
-(bytes of weights), the rate measured in the same run on one
-weight-sized matrix. ``--peers llama.cpp`` adds llama.cpp on the same
-weights (``llama_cpp_peer.py``). Then a ``--pp``-token prompt (tokens/sec
-and the time to the first token), larger batches, and the time per token
-over ``--long-steps`` steps. ``--markdown`` prints saved runs as the
-README's table.
+exceed the machine's read bandwidth (measured in the same run, as STREAM
+does) over a mode's bytes per token; each mode gets its share of it.
+``--peers llama.cpp`` adds llama.cpp on the same weights
+(``llama_cpp_peer.py``), ``--profile`` where a fast step's time goes.
+Then a ``--pp``-token prompt (tokens/sec and the time to the first
+token), larger batches, and the time per token over ``--long-steps``
+steps. ``--markdown`` prints saved runs as the README's table.
 """
 
 import argparse
 import gc
 import json
+import re
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from reasoning_from_scratch import qwen3_optimized
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers import generate_text_basic, generate_text_basic_cache
@@ -62,6 +64,8 @@ MODES = {
     "book-regular-compiled": "book: regular compiled",
     "book-cache": "book: KV cache",
     "book-cache-compiled": "book: KV cache compiled",
+    "optimized": "book's qwen3_optimized",
+    "optimized-compiled": "book's qwen3_optimized compiled",
     "fast-eager": "fast path (eager)",
     "fast-compiled": "fast path (compiled)",
     "fast-compiled-int8": "fast path (compiled, int8 weights)",
@@ -97,6 +101,9 @@ def parse_args(argv=None):
     parser.add_argument("--pp", type=int_at_least(0), default=512,
                         metavar="N", help="time reading an N-token prompt "
                         "and the first token (default 512; 0 to skip)")
+    parser.add_argument("--profile", action="store_true",
+                        help="where a step of the compiled fast path "
+                        "spends its time, in ms per token")
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=[],
                         metavar="NAME", help="other engines to run on the "
                         "same weights: llama.cpp (built on a first run; "
@@ -154,28 +161,32 @@ def bytes_per_token(model):
                if name != "tok_emb.weight")
 
 
-def matvec_rate(n_bytes, device, dtype, packed=False, repeats=5):
-    """Bytes per second a matrix-vector product reads from a weight-sized
-    matrix (``n_bytes``): ``F.linear``, or oneDNN's packed kernel."""
-    columns = 1024
-    rows = max(1, n_bytes // (columns * torch.finfo(dtype).bits // 8))
-    # Ones: the values do not change the speed, and random numbers for a
-    # weight-sized matrix take seconds to make on a CPU
-    weight = torch.ones(rows, columns, dtype=dtype, device=device)
-    x = torch.ones(1, columns, dtype=dtype, device=device)
-    if packed:
-        weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+def last_level_cache_bytes(folder="/sys/devices/system/cpu/cpu0/cache"):
+    """The largest CPU cache Linux reports (0 where it reports none)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    sizes = [int(m[1]) * units.get(m[2], 1)
+             for path in Path(folder).glob("index*/size")
+             if (m := re.fullmatch(r"(\d+)([KMG]?)",
+                                   path.read_text().strip()))]
+    return max(sizes, default=0)
 
-        def matvec():
-            return torch.ops.mkldnn._linear_pointwise(
-                x, weight, None, "none", [], ""
-            )
-    else:
-        def matvec():
-            return F.linear(x, weight)
-    matvec()  # warm-up
-    n_bytes = rows * columns * torch.finfo(dtype).bits // 8
-    return n_bytes / median_seconds(matvec, device, repeats)
+
+def read_bandwidth(device, repeats=10):
+    """Bytes per second the run's threads read from memory, as STREAM
+    measures it: the best of ``repeats`` sums over a float32 array of
+    four times the last-level cache, 1 GiB at least."""
+    n = max(2**30, 4 * last_level_cache_bytes()) // 4
+    x = torch.ones(n, device=device)
+    x.sum()  # warm-up: the pages and the threads
+    return 4 * n / min(median_seconds(x.sum, device, 1)
+                       for _ in range(repeats))
+
+
+def share_of_limit(tokens_per_sec, n_bytes, bandwidth):
+    """Percent of the read limit a mode reaches at its own ``n_bytes`` per
+    token; None above 100, where the limit is wrong, not the mode fast."""
+    share = round(100 * tokens_per_sec * n_bytes / bandwidth, 1)
+    return share if share <= 100 else None
 
 
 # The modes ---------------------------------------------------------------
@@ -203,6 +214,20 @@ def transformers_mode(hf, static):
     return run
 
 
+def optimized_mode(model, max_seq_len, compiled):
+    """The book's ``qwen3_optimized.Qwen3Model`` (its own KV cache, SDPA
+    attention) on the same weight tensors, with its generation loop."""
+    cfg = {**model.cfg, "context_length": max_seq_len}  # the cache's size
+    with torch.device("meta"):
+        optimized = qwen3_optimized.Qwen3Model(cfg)
+    optimized.load_state_dict(model.state_dict(), assign=True)
+    rope = qwen3_optimized.compute_rope_params(
+        cfg["head_dim"], cfg["rope_base"], max_seq_len)
+    optimized.cos, optimized.sin = (t.to(model.cos.device) for t in rope)
+    return book_mode(optimized, qwen3_optimized.generate_text_basic_cache,
+                     compiled)
+
+
 def build_modes(model, args, max_seq_len):
     """name -> generate(prompt, n). The fast path is set up first: it
     moves the model's weights into fused tensors, which the compiled
@@ -218,11 +243,13 @@ def build_modes(model, args, max_seq_len):
                                  weights="int8" if "int8" in key else None)
             fns[key] = fast.generate
     for key in args.modes:
+        compiled = compiles and key.endswith("compiled")
         if key.startswith("book-"):
             loop = (generate_text_basic_cache if "cache" in key
                     else generate_text_basic)
-            fns[key] = book_mode(model, loop,
-                                 compiles and key.endswith("compiled"))
+            fns[key] = book_mode(model, loop, compiled)
+        elif key.startswith("optimized"):
+            fns[key] = optimized_mode(model, max_seq_len, compiled)
     for key in args.modes:
         if key.startswith("hf-"):  # one model each: one gets compiled
             # beside this script; transformers is a dev dependency
@@ -328,8 +355,9 @@ def _print_ratios(name, fast, prefill, same):
 def markdown(runs):
     """The README's table: a row per saved run (its file's name), with
     where and when it ran and the decoding tokens/sec at batch 1 of the
-    book's best KV-cache mode, the fast path, int8 weights and
-    llama.cpp, and the prompt's tokens/sec against llama.cpp's."""
+    book's best KV-cache mode, the fast path (and its share of the read
+    limit, in runs that measured it), int8 weights and llama.cpp, and
+    the prompt's tokens/sec against llama.cpp's."""
     def speed(rows, *modes, key="tokens_per_sec"):
         """The best of ``rows`` (of ``modes`` if named)."""
         found = [r[key] for r in rows
@@ -337,8 +365,9 @@ def markdown(runs):
         return f"{max(found):.1f}" if found else "-"
 
     lines = ["| run | CPU | dtype | date | book's best | fast path | "
-             "int8 | llama.cpp, same dtype | llama.cpp q8_0 | "
-             "prompt: fast path / llama.cpp |", "|---" * 10 + "|"]
+             "of read limit | int8 | llama.cpp, same dtype | "
+             "llama.cpp q8_0 | prompt: fast path / llama.cpp |",
+             "|---" * 11 + "|"]
     for name, run in runs.items():
         modes, peers = run["modes"], run.get("peers", [])
         same = {"bfloat16": "bf16", "float32": "f32"}.get(run["dtype"])
@@ -348,16 +377,37 @@ def markdown(runs):
                        "fast path (compiled prefill)",
                        key="prompt_tokens_per_sec")
         peer_prompt = speed(peer, key="prompt_tokens_per_sec")
+        share = "-"  # older runs measured no read limit
+        if "read_bandwidth_gb_s" in run:
+            share = speed(modes, MODES["fast-compiled"],
+                          key="percent_of_limit")
+            share = "above: limit wrong" if share == "-" else f"{share}%"
         lines.append(" | ".join([
             f"| `{name}`",
             f"{run.get('cpu') or run['hardware']} "
             f"({run.get('cpu_kind') or '-'}), {run['threads']} threads",
             run["dtype"], run.get("date", "-"),
             speed(modes, MODES["book-cache"], MODES["book-cache-compiled"]),
-            speed(modes, MODES["fast-compiled"]),
+            speed(modes, MODES["fast-compiled"]), share,
             speed(modes, MODES["fast-compiled-int8"]),
             speed(peer), speed(q8_0),
             f"{prompt} / {peer_prompt} |"]))
+    profiled = {name: run for name, run in runs.items()
+                if run.get("profile_ms_per_token")}
+    if profiled:  # where a compiled fast-path step goes, ms per token
+        groups = list(next(iter(profiled.values()))["profile_ms_per_token"])
+        lines += ["", "| run | " + " | ".join(groups)
+                  + " | in all | llama.cpp, same dtype |",
+                  "|---" * (len(groups) + 3) + "|"]
+        for name, run in profiled.items():
+            ms = run["profile_ms_per_token"]
+            same = {"bfloat16": "bf16", "float32": "f32"}.get(run["dtype"])
+            peer = [1e3 / p["tokens_per_sec"] for p in run.get("peers", [])
+                    if p["gguf_type"] == same]
+            lines.append(" | ".join(
+                [f"| `{name}`", *(f"{ms[g]:.2f}" for g in groups),
+                 f"{sum(ms.values()):.2f}",
+                 f"{peer[0]:.2f} |" if peer else "- |"]))
     return "\n".join(lines)
 
 
@@ -432,6 +482,61 @@ def per_token_times(model, args):
     return times, fast.kv_cache_bytes
 
 
+# Kernels by what they do, from their names in the profile; inductor's
+# own ("cpp_fused") and the other aten ops are "other kernels", aten's
+# bookkeeping (views, empty tensors) belongs to the wrapper
+KERNELS = {"weight products": r"^(aten::(linear|addmm|mm)|mkl(dnn)?::|"
+                              r"aten::_weight_int8pack)",
+           "attention": r"^aten::.*attention"}
+BOOKKEEPING = (r"^aten::(empty|empty_like|empty_strided|as_strided|view|"
+               r"transpose|expand|slice|_unsafe_view|reshape|select)$")
+
+
+def profile_step(model, args, peers, steps=32):
+    """Where a step of the compiled fast path spends its time, in ms per
+    token: the weight products, attention, the other kernels (inductor's
+    own, profiled by name) and what lies outside kernels (the Python
+    wrapper, threads waking up); llama.cpp's total beside it."""
+    from torch.profiler import ProfilerActivity, profile
+
+    torch._dynamo.reset()
+    fast = FastGenerator(model, args.prompt_tokens + steps + 1,
+                         compile=torch_compile_works(args.device))
+    with torch._inductor.config.patch({"cpp.enable_kernel_profile": True}):
+        fast.warm_up(1)
+    with torch.inference_mode():
+        _, token = fast.prefill(random_prompt(args, 1))
+        start = time.perf_counter()  # unprofiled: the step's own time
+        for _ in range(steps):
+            _, token = fast.step(token)
+        wall = time.perf_counter() - start
+        fast.prefill(random_prompt(args, 1))
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                _, token = fast.step(token)
+    ms = dict.fromkeys([*KERNELS, "other kernels"], 0.0)
+    for event in prof.key_averages():
+        name = event.key
+        if re.search(BOOKKEEPING, name) or not (
+                name.startswith(("aten::", "mkl::", "mkldnn::"))
+                or "cpp_fused" in name):
+            continue  # not a kernel: the wrapper's work
+        group = next((g for g, pattern in KERNELS.items()
+                      if re.search(pattern, name)), "other kernels")
+        ms[group] += event.self_cpu_time_total / 1e3 / steps
+    # The wrapper (Python, bookkeeping) and threads waking up
+    ms["outside kernels"] = max(0.0, wall * 1e3 / steps - sum(ms.values()))
+    ms = {group: round(value, 3) for group, value in ms.items()}
+    print(f"\nWhere a compiled fast-path step goes ({steps} steps, "
+          "ms per token):")
+    for group, value in ms.items():
+        print(f"  {group:<20}{value:8.2f}")
+    print(f"  {'in all':<20}{sum(ms.values()):8.2f}")
+    for row in peers:
+        print(f"  {row['mode']:<20}{1e3 / row['tokens_per_sec']:8.2f}")
+    return ms
+
+
 def random_prompt(args, batch):
     generator = torch.Generator().manual_seed(0)
     return torch.randint(0, args.cfg["vocab_size"],
@@ -455,12 +560,9 @@ def plot(path, results, limits, batches, per_token, title):
     ax.barh(names, [r["tokens_per_sec"] for r in results][::-1],
             color=["tab:orange" if "fast" in n else "tab:green"
                    if "llama.cpp" in n else "tab:blue" for n in names])
-    for label, value, style in [("limit (F.linear)", limits["f_linear"],
-                                 "--"),
-                                ("limit (oneDNN packed)",
-                                 limits.get("packed"), ":")]:
-        if value:
-            ax.axvline(value, color="black", linestyle=style, label=label)
+    for (label, value), style in zip(limits.items(), ["--", ":"],
+                                     strict=False):
+        ax.axvline(value, color="black", linestyle=style, label=label)
     ax.set_xlabel("Tokens/sec, batch size 1 (higher is better)")
     ax.legend(fontsize=8, loc="lower right")
     if batches:
@@ -490,16 +592,7 @@ def main(argv=None):
     cfg, device, n = args.cfg, args.device, args.new_tokens
     model = seeded_model(cfg, seed=123).to(device).eval()
     n_bytes = bytes_per_token(model)
-    limits = {"f_linear": matvec_rate(n_bytes, device, cfg["dtype"])
-              / n_bytes}
-    if device.type == "cpu" and cfg["dtype"] == torch.bfloat16:
-        try:
-            limits["packed"] = matvec_rate(n_bytes, device, cfg["dtype"],
-                                           packed=True) / n_bytes
-        except RuntimeError as exc:  # oneDNN packs bfloat16 only with
-            # AVX-512 (or AVX-NE-CONVERT): not on an AVX2-only CPU
-            print(f"(no oneDNN-packed bfloat16 limit on this CPU: "
-                  f"{str(exc).splitlines()[0][:120]})")
+    bandwidth = read_bandwidth(device)
     args.threads = torch.get_num_threads()
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"{device.type} ({cpu_name()}: {cpu_kind()}), "
@@ -510,14 +603,15 @@ def main(argv=None):
           f"torch {torch.__version__}")
     print(f"Prompt {args.prompt_tokens} tokens, {n} new tokens, batch 1, "
           f"median of {args.repeats} alternating runs")
-    print(f"Weights read per token: {n_bytes / 1e9:.3f} GB; limit "
-          f"{limits['f_linear']:.1f} tokens/sec at F.linear's "
-          f"{limits['f_linear'] * n_bytes / 1e9:.1f} GB/s"
-          + (f", {limits['packed']:.1f} at oneDNN's packed "
-             f"{limits['packed'] * n_bytes / 1e9:.1f} GB/s"
-             if "packed" in limits else ""), flush=True)
+    print(f"Weights read per token: {n_bytes / 1e9:.3f} GB; read "
+          f"bandwidth {bandwidth / 1e9:.1f} GB/s: a limit of "
+          f"{bandwidth / n_bytes:.1f} tokens/sec", flush=True)
 
     fns = build_modes(model, args, args.prompt_tokens + n)
+    # Each mode's bytes per token: int8 weights are fewer
+    mode_bytes = {key: getattr(getattr(fn, "__self__", None),
+                               "weight_bytes", n_bytes)
+                  for key, fn in fns.items()}
     prompt = random_prompt(args, 1)
     warm = {}
     for key, fn in fns.items():
@@ -541,25 +635,25 @@ def main(argv=None):
           f"{'vs book':>9}{'peak memory':>13}{'warm-up':>9}")
     for key in fns:
         speed = n / statistics.median(seconds[key])
-        share = 100 * speed / limits["f_linear"]
+        share = share_of_limit(speed, mode_bytes[key], bandwidth)
         ratio = speed / best_book if best_book else None
         peak = memory[key]
         results.append({
             "mode": MODES[key], "tokens_per_sec": round(speed, 2),
             "runs_tokens_per_sec": [round(n / s, 2) for s in seconds[key]],
-            "percent_of_limit": round(share, 1),
+            "bytes_per_token": mode_bytes[key], "percent_of_limit": share,
             "vs_best_book_cache_mode": round(ratio, 2) if ratio else None,
             "peak_memory_gb": round(peak, 2) if peak else None,
             "warm_up_seconds": round(warm[key], 1),
         })
-        print(f"{MODES[key]:<38}{speed:>11.1f}{share:>11.0f}%"
+        print(f"{MODES[key]:<38}{speed:>11.1f}"
+              f"{f'{share:.0f}%' if share else 'above!':>12}"
               f"{f'{ratio:.2f}x' if ratio else '-':>9}"
               f"{f'{peak:.2f} GB' if peak else '-':>13}"
               f"{warm[key]:>8.0f}s")
-    if "packed" in limits:
-        print("(% of the F.linear limit; the compiled fast path reads "
-              "oneDNN-packed weights, whose limit is "
-              f"{limits['packed']:.1f} tokens/sec)")
+    if any(r["percent_of_limit"] is None for r in results):
+        print("(above!: faster than the read limit allows, so the "
+              "measured limit is wrong here, not a result)")
     del fns
     gc.collect()
     # Once per call, before the first token: has the model changed?
@@ -578,13 +672,20 @@ def main(argv=None):
             peers = llama_cpp_rows(model, args)
         except PeerError as exc:
             print(f"  llama.cpp left out: {exc}", flush=True)
-        for row in peers:
+        for row in peers:  # q8_0: 34 bytes per block of 32 weights
+            weights = n_bytes / torch.finfo(cfg["dtype"]).bits * 8
+            row["percent_of_limit"] = share_of_limit(
+                row["tokens_per_sec"], weights * 34 / 32
+                if row["gguf_type"] == "q8_0" else n_bytes, bandwidth)
+            share = row["percent_of_limit"]
             print(f"{row['mode']:<38}{row['tokens_per_sec']:>11.1f}"
+                  f"{f'{share:.0f}%' if share else 'above!':>12}"
                   + (f"   pp{args.pp}: {row['prompt_tokens_per_sec']:.1f} "
                      f"tokens/sec, time to first token "
                      f"{row['time_to_first_token_s']:.2f} s"
                      if row["prompt_tokens_per_sec"] else ""), flush=True)
 
+    profile = profile_step(model, args, peers) if args.profile else None
     batches, per_token, kv_bytes, reading = [], [], None, []
     if args.pp:
         print(f"\nReading a {args.pp}-token prompt (batch 1):")
@@ -616,8 +717,8 @@ def main(argv=None):
             "dtype": dtype_name(cfg["dtype"]),
             "new_tokens": n, "prompt_tokens": args.prompt_tokens,
             "bytes_per_token": n_bytes,
-            "limit_tokens_per_sec": {k: round(v, 2)
-                                     for k, v in limits.items()},
+            "read_bandwidth_gb_s": round(bandwidth / 1e9, 2),
+            "profile_ms_per_token": profile,
             "modes": results, "prompt_reading": reading, "peers": peers,
             "int8_accuracy": accuracy,
             "batches": batches,
@@ -627,6 +728,8 @@ def main(argv=None):
         }, indent=2) + "\n")
         print(f"Saved {args.json}")
     if args.plot is not None:
+        limits = {f"read limit at {b / 1e9:.2f} GB/token": bandwidth / b
+                  for b in sorted(set(mode_bytes.values()))}
         plot(args.plot, results + peers, limits, batches, per_token,
              f"{hardware}, {dtype_name(cfg['dtype'])}")
         print(f"Saved {args.plot}")
