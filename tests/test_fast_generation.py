@@ -340,30 +340,38 @@ def test_a_failing_compiler_falls_back_with_one_message(tiny_model,
 
 
 @pytest.mark.parametrize("weights", [None, "int8"])
-def test_cpu_compile_options_are_set_once_when_compiling(tiny_model, weights):
-    fast = FastGenerator(tiny_model, max_seq_len=8, compile=False,
-                         weights=weights)
-    seen = []
+def test_cpu_compile_options_are_set_whenever_the_step_compiles(
+        tiny_model, weights, monkeypatch):
+    """Inductor's settings are entered for a call that compiles (the
+    first of a batch size, or after dynamo forgot its graphs), and for no
+    other step."""
+    seen, entered = [], []
 
-    def step(token, pos, is_token, positions):  # what a compile would see
+    def spy(graph, example_inputs):  # a compiler that records, runs eagerly
         config = torch._inductor.config
-        seen.append((config.freezing, config.cpp_wrapper,
-                     config.max_autotune,
+        seen.append((torch._dynamo.utils.is_parameter_freezing(),
+                     config.cpp_wrapper, config.max_autotune,
                      # no table of autotuning's timings on stderr
                      config.autotune_num_choices_displayed,
                      config.max_autotune_report_choices_stats))
-        return fast.decoder(token, pos, is_token, positions)
+        return graph.forward
 
-    fast._decode, fast.compiled = step, True
-    fast.warm_up_seconds = 0.0
+    fast = FastGenerator(tiny_model, max_seq_len=12, max_batch_size=2,
+                         compile=False, weights=weights)
+    fast._decode = torch.compile(fast.decoder, fullgraph=True, backend=spy)
+    fast.compiled, fast.warm_up_seconds = True, 0.0
+    options = fast._compile_options
+    monkeypatch.setattr(fast, "_compile_options",
+                        lambda: entered.append(1) or options())
+    torch._dynamo.reset()
+    fast.generate(PROMPT, 4)
+    fast.generate(BATCH[:2], 3)  # a new batch size
+    torch._dynamo.reset()  # graphs forgotten: compiled again, as set
     fast.generate(PROMPT, 3)
-    fast.generate(PROMPT[:, :2], 2)
     # Timing inductor's kernels against aten's pays only for int8 weights;
-    # no cpp_wrapper, whose C++ source is compiled in every new process.
-    # Set for the first step of a batch size, which compiles, only
-    compiling = (True, False, weights == "int8", 0, False)
-    assert seen[0] == compiling and compiling not in seen[1:]
-    assert len(seen) == 3 and not any(s[0] for s in seen[1:])
+    # no cpp_wrapper, whose C++ source is compiled in every new process
+    assert seen == [(True, False, weights == "int8", 0, False)] * 3
+    assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
     assert not config.freezing and not config.max_autotune
 

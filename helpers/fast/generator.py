@@ -9,7 +9,6 @@ eager or, with ``compile_prefill=True``, compiled once for every length.
 Where compiling fails it says so in one line and runs eagerly.
 """
 
-import contextlib
 import time
 
 import torch
@@ -125,7 +124,6 @@ class FastGenerator(Backend):
                                    dtype=torch.bool, device=self.device)
         self.positions = torch.arange(n, device=self.device)
         self.warm_up_seconds = None
-        self._compiled_rows = set()  # batch sizes the step compiled for
         self._decode = self.decoder
         if self.compiled:
             self.compiled = torch_compile_works(self.device)  # says why
@@ -163,7 +161,8 @@ class FastGenerator(Backend):
         weights are frozen, and for int8 weights inductor's matrix
         kernels are timed against aten's (``max_autotune``), quietly.
         Dynamo reads ``freezing`` when it traces, so it cannot go in
-        ``torch.compile(options=...)``."""
+        ``torch.compile(options=...)``; entering them costs about a
+        millisecond, so a step that does not compile does not."""
         on_cpu = self.device.type == "cpu"
         return torch._inductor.config.patch(
             freezing=on_cpu,
@@ -212,17 +211,28 @@ class FastGenerator(Backend):
                 self.compile_prefill = False
         return self.decoder.prefill(token_ids, mask)
 
+    def _compiled_call(self, *args):
+        """The compiled step, run as compiled; a call that has to compile
+        (the first of a batch size, or one whose guards no longer hold)
+        is stopped before it runs, and compiles with inductor's
+        settings."""
+        try:
+            with torch.compiler.set_stance("fail_on_recompile"):
+                return self._decode(*args)
+        except RuntimeError as exc:
+            if "fail_on_recompile" not in str(exc):
+                raise
+        with self._compile_options():
+            return self._decode(*args)
+
     def _step(self, token):
         """One step at ``self.pos``: the logits and the greedy choice;
-        the position advances. The first step of a batch size compiles,
-        with inductor's settings."""
+        the position advances."""
         rows = token.shape[0]
-        compiling = self.compiled and rows not in self._compiled_rows
+        run = self._compiled_call if self.compiled else self._decode
         try:
-            with (self._compile_options() if compiling
-                  else contextlib.nullcontext()):
-                logits, greedy = self._decode(
-                    token, self.pos, self.is_token[:rows], self._attended())
+            logits, greedy = run(token, self.pos, self.is_token[:rows],
+                                 self._attended())
         except Exception as exc:  # a compiler that fails on this model
             if self._decode is self.decoder:
                 raise
@@ -232,7 +242,6 @@ class FastGenerator(Backend):
             self._decode = self.decoder
             self.compiled = False
             return self._step(token)
-        self._compiled_rows.add(rows)
         if self.compiled and self.device.type == "cuda":
             # A CUDA graph reuses its outputs on the next step
             logits, greedy = logits.clone(), greedy.clone()
