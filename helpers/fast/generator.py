@@ -161,8 +161,8 @@ class FastGenerator(Backend):
         weights are frozen, and for int8 weights inductor's matrix
         kernels are timed against aten's (``max_autotune``), quietly.
         Dynamo reads ``freezing`` when it traces, so it cannot go in
-        ``torch.compile(options=...)``; entering them costs about a
-        millisecond, so a step that does not compile does not."""
+        ``torch.compile(options=...)``; entering them is slow, so a step
+        that does not compile does not."""
         on_cpu = self.device.type == "cpu"
         return torch._inductor.config.patch(
             freezing=on_cpu,
