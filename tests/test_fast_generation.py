@@ -503,16 +503,27 @@ def test_streams_read_in_turn_never_share_a_cache_silently(tiny_model,
     assert torch.equal(torch.cat(first, dim=1), alone)
     assert torch.equal(torch.cat(second, dim=1), generate_text_basic_cache(
         tiny_model, PROMPT[:, :3], 4))
-    # One FastGenerator has one cache: the newer stream takes it, and the
-    # older one says so at its next step instead of reading it
-    older = fast.stream(PROMPT, 4)
-    next(older)
-    newer = fast.stream(PROMPT, 4)
-    assert torch.equal(torch.cat(list(newer), dim=1), alone)
-    with pytest.raises(RuntimeError, match="another generation has used "
-                       "this FastGenerator's cache since this stream "
-                       "began"):
-        next(older)
+    # One FastGenerator has one cache: a second generation is refused at
+    # its first step while a stream is open, and works once it is closed
+    first = fast.stream(PROMPT, 4)
+    got = [next(first)]
+    second = fast.stream(PROMPT, 4)  # nothing happens before its first step
+    for call in (lambda: next(second), lambda: fast.generate(PROMPT, 4),
+                 lambda: fast.beam_search(PROMPT, 3, beam_width=1)):
+        with pytest.raises(RuntimeError, match="a stream on this "
+                           "FastGenerator is still open"):
+            call()
+    got += list(first)  # the first stream is unharmed
+    assert torch.equal(torch.cat(got, dim=1), alone)
+    assert torch.equal(fast.generate(PROMPT, 4), alone)  # read to the end
+    abandoned = fast.stream(PROMPT, 4)
+    next(abandoned)
+    abandoned.close()
+    second = fast.stream(PROMPT, 4)  # a refused stream has ended: anew
+    assert torch.equal(torch.cat(list(second), dim=1), alone)
+    for _ in fast.stream(PROMPT, 4):  # a loop left early closes its stream
+        break
+    assert torch.equal(fast.generate(PROMPT, 4), alone)
     # Two generators on one model have a cache each
     other = FastGenerator(tiny_model, max_seq_len=48, compile=False)
     pairs = list(zip(fast.stream(PROMPT, 4), other.stream(PROMPT, 4),

@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-# Cache owner -> the generation that filled its cache last
+# Cache owner -> the generation that holds its cache now
 _OPEN = weakref.WeakKeyDictionary()
 
 
@@ -39,19 +39,24 @@ class Backend(Protocol):
 
 
 class CacheClaim:
-    """A generation's hold on a backend's KV cache: the newest takes it;
-    an older stream raises at its next step instead of reading a cache
-    that another generation filled."""
+    """A generation's hold on a backend's KV cache, from its first step
+    until it ends (read to the end, closed, or deleted): a second
+    generation on the same cache meanwhile is refused at its first step,
+    instead of reading a cache that the other one fills."""
 
     def __init__(self, backend):
         self.owner = backend.cache_owner
-        _OPEN[self.owner] = self
 
-    def check(self):
-        if _OPEN.get(self.owner) is not self:
+    def __enter__(self):
+        if self.owner in _OPEN:
             raise RuntimeError(
-                "another generation has used this FastGenerator's cache "
-                "since this stream began, so it cannot go on: start the "
-                "stream again, or give each stream a FastGenerator of its "
-                "own."
+                "a stream on this FastGenerator is still open, and it has "
+                "one KV cache: read that stream to the end or call its "
+                ".close() first, or give each stream a FastGenerator of "
+                "its own."
             )
+        _OPEN[self.owner] = self
+        return self
+
+    def __exit__(self, *exc):
+        del _OPEN[self.owner]

@@ -56,8 +56,8 @@ def beam_search(model, token_ids, max_new_tokens=None, beam_width=4,
         token_ids = token_ids[:, mask[0]]
     if config.max_new_tokens == 0:
         return token_ids[:, :0], 0.0
-    CacheClaim(backend)  # an open stream on this cache cannot go on
-    with eval_mode(backend.model), torch.inference_mode():
+    with CacheClaim(backend), eval_mode(backend.model), (
+            torch.inference_mode()):
         return _BeamSearch(backend, token_ids, config).run()
 
 

@@ -79,7 +79,7 @@ def _decode(backend, token_ids, mask, config, processors, criteria,
     for the device) and the caller cuts what came after the last EOS.
     The model runs in eval mode; the caller's mode is back at the end.
     """
-    with eval_mode(backend.model):
+    with CacheClaim(backend), eval_mode(backend.model):
         yield from _steps(backend, token_ids, mask, config, processors,
                           criteria, generator, check_every)
 
@@ -96,7 +96,6 @@ def _steps(backend, token_ids, mask, config, processors, criteria,
     uses_seen = config.repetition_penalty != 1.0
     # The backend's own argmax serves when nothing changes the logits
     plain_greedy = not processors and not config.do_sample
-    claim = CacheClaim(backend)  # at the first step, not at the call
     logits, greedy = backend.prefill(token_ids, mask)  # (batch, vocab)
     for step in range(config.max_new_tokens):
         if plain_greedy and greedy is not None and not config.output_scores:
@@ -127,7 +126,6 @@ def _steps(backend, token_ids, mask, config, processors, criteria,
         if uses_seen:
             seen = torch.cat([seen, token], dim=1)
         if step + 1 < config.max_new_tokens:  # no step after the last
-            claim.check()
             logits, greedy = backend.step(token)
 
 
