@@ -339,9 +339,11 @@ def test_a_failing_compiler_falls_back_with_one_message(tiny_model,
     assert not fast.compiled
 
 
-@pytest.mark.parametrize("weights", [None, "int8"])
+@pytest.mark.parametrize(("weights", "dtype"), [
+    (None, torch.float32), ("int8", torch.float32),
+    (None, torch.bfloat16)])
 def test_cpu_compile_options_are_set_whenever_the_step_compiles(
-        tiny_model, weights, monkeypatch):
+        weights, dtype, monkeypatch):
     """Inductor's settings are entered for a call that compiles (the
     first of a batch size, or after dynamo forgot its graphs), and for no
     other step."""
@@ -356,7 +358,8 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
                      config.max_autotune_report_choices_stats))
         return graph.forward
 
-    fast = FastGenerator(tiny_model, max_seq_len=12, max_batch_size=2,
+    model = to_dtype(tiny_qwen3_model(), dtype)
+    fast = FastGenerator(model, max_seq_len=12, max_batch_size=2,
                          compile=False, weights=weights)
     fast._decode = torch.compile(fast.decoder, fullgraph=True, backend=spy)
     fast.compiled, fast.warm_up_seconds = True, 0.0
@@ -368,9 +371,11 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     fast.generate(BATCH[:2], 3)  # a new batch size
     torch._dynamo.reset()  # graphs forgotten: compiled again, as set
     fast.generate(PROMPT, 3)
-    # Timing inductor's kernels against aten's pays only for int8 weights;
-    # no cpp_wrapper, whose C++ source is compiled in every new process
-    assert seen == [(True, False, weights == "int8", 0, False)] * 3
+    # Timing inductor's kernels against aten's for int8 and bfloat16
+    # weights; no cpp_wrapper, whose C++ source is compiled in every new
+    # process
+    autotune = weights == "int8" or dtype == torch.bfloat16
+    assert seen == [(True, False, autotune, 0, False)] * 3
     assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
     assert not config.freezing and not config.max_autotune

@@ -157,16 +157,17 @@ class FastGenerator(Backend):
                              mode=mode)
 
     def _compile_options(self):
-        """Inductor's settings while the step compiles. On a CPU the
-        weights are frozen, and for int8 weights inductor's matrix
-        kernels are timed against aten's (``max_autotune``), quietly.
-        Dynamo reads ``freezing`` when it traces, so it cannot go in
-        ``torch.compile(options=...)``; entering them is slow, so a step
-        that does not compile does not."""
+        """Inductor's settings while the step compiles: on a CPU frozen
+        weights, and for int8 or bfloat16 weights inductor's C++ matrix
+        kernels timed against aten's, quietly (``max_autotune``). Dynamo
+        reads ``freezing`` when it traces, so it cannot go in
+        ``torch.compile(options=...)``; entering them is slow."""
         on_cpu = self.device.type == "cpu"
+        dtype = self.model.tok_emb.weight.dtype
         return torch._inductor.config.patch(
             freezing=on_cpu,
-            max_autotune=on_cpu and self.weights == "int8",
+            max_autotune=on_cpu and (self.weights == "int8"
+                                     or dtype == torch.bfloat16),
             max_autotune_gemm_backends="CPP,ATEN",
             autotune_num_choices_displayed=0,
             max_autotune_report_choices_stats=False,
