@@ -361,7 +361,8 @@ def markdown(runs):
     def speed(rows, *modes, key="tokens_per_sec"):
         """The best of ``rows`` (of ``modes`` if named)."""
         found = [r[key] for r in rows
-                 if (not modes or r["mode"] in modes) and r.get(key)]
+                 if (not modes or r["mode"] in modes)
+                 and r.get(key) is not None]
         return f"{max(found):.1f}" if found else "-"
 
     lines = ["| run | CPU | dtype | date | book's best | fast path | "
@@ -647,7 +648,7 @@ def main(argv=None):
             "warm_up_seconds": round(warm[key], 1),
         })
         print(f"{MODES[key]:<38}{speed:>11.1f}"
-              f"{f'{share:.0f}%' if share else 'above!':>12}"
+              f"{f'{share:.0f}%' if share is not None else 'above!':>12}"
               f"{f'{ratio:.2f}x' if ratio else '-':>9}"
               f"{f'{peak:.2f} GB' if peak else '-':>13}"
               f"{warm[key]:>8.0f}s")
@@ -672,14 +673,14 @@ def main(argv=None):
             peers = llama_cpp_rows(model, args)
         except PeerError as exc:
             print(f"  llama.cpp left out: {exc}", flush=True)
+        weights = n_bytes / torch.finfo(cfg["dtype"]).bits * 8
         for row in peers:  # q8_0: 34 bytes per block of 32 weights
-            weights = n_bytes / torch.finfo(cfg["dtype"]).bits * 8
             row["percent_of_limit"] = share_of_limit(
                 row["tokens_per_sec"], weights * 34 / 32
                 if row["gguf_type"] == "q8_0" else n_bytes, bandwidth)
             share = row["percent_of_limit"]
             print(f"{row['mode']:<38}{row['tokens_per_sec']:>11.1f}"
-                  f"{f'{share:.0f}%' if share else 'above!':>12}"
+                  f"{f'{share:.0f}%' if share is not None else 'above!':>12}"
                   + (f"   pp{args.pp}: {row['prompt_tokens_per_sec']:.1f} "
                      f"tokens/sec, time to first token "
                      f"{row['time_to_first_token_s']:.2f} s"

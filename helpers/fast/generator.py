@@ -124,13 +124,12 @@ class FastGenerator(Backend):
                                    dtype=torch.bool, device=self.device)
         self.positions = torch.arange(n, device=self.device)
         self.warm_up_seconds = None
-        self._decode = self.decoder
-        if self.compiled:
-            self.compiled = torch_compile_works(self.device)  # says why
-        if self.compiled:
-            self._decode = self._compiled()
-        self.compile_prefill = (self.compile_prefill
-                                and torch_compile_works(self.device))
+        # Probed once (it says why not): the step and the prefill both ask
+        works = ((self.compiled or self.compile_prefill)
+                 and torch_compile_works(self.device))
+        self.compiled = self.compiled and works
+        self._decode = self._compiled() if self.compiled else self.decoder
+        self.compile_prefill = self.compile_prefill and works
         # Not frozen: that would keep a second, repacked copy of the weights
         self._prefill = (torch.compile(self.decoder.prefill, fullgraph=True)
                          if self.compile_prefill else None)
