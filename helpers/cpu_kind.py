@@ -4,6 +4,8 @@ bfloat16 depends on the kind)."""
 import datetime
 import os
 import platform
+import re
+from pathlib import Path
 
 import torch
 
@@ -51,6 +53,16 @@ def cpu_kind():
     if torch._C._cpu._is_avx512_bf16_supported():
         return "x86, AVX-512 BF16"
     return "x86, AVX-512 (no BF16)"
+
+
+def last_level_cache_bytes(folder="/sys/devices/system/cpu/cpu0/cache"):
+    """The largest CPU cache Linux reports (0 where it reports none)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    sizes = [int(m[1]) * units.get(m[2], 1)
+             for path in Path(folder).glob("index*/size")
+             if (m := re.fullmatch(r"(\d+)([KMG]?)",
+                                   path.read_text().strip()))]
+    return max(sizes, default=0)
 
 
 def run_record(device):

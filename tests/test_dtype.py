@@ -103,6 +103,24 @@ def test_the_work_decides_which_product_is_timed(avx2_only_timings,
         choose_dtype("cpu", work="training")
 
 
+@pytest.mark.parametrize("cache_mib", [0, 32, 300])
+def test_decoding_is_timed_on_weights_no_cache_holds(cache_mib,
+                                                     monkeypatch):
+    monkeypatch.setattr(dtype_module, "last_level_cache_bytes",
+                        lambda: cache_mib * 2**20)
+    shapes, real_full = [], torch.full
+
+    def full(shape, value, dtype):  # the shape, then a small tensor
+        shapes.append(shape)
+        return real_full((1, 8), value, dtype=dtype)
+
+    monkeypatch.setattr(dtype_module.torch, "full", full)
+    dtype_module._seconds(torch.bfloat16, "decoding", repeats=1)
+    (rows, n_in), (n_out, _) = shapes
+    assert rows == 1
+    assert 2 * n_in * n_out >= max(64, 2 * cache_mib) * 2**20  # bfloat16
+
+
 @pytest.mark.parametrize("cfg", [QWEN_CONFIG_06_B, TINY_QWEN3_CONFIG])
 def test_model_bytes_counts_every_weight(cfg):
     with torch.device("meta"):

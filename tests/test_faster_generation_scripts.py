@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import script_args
+from helpers.cpu_kind import last_level_cache_bytes
 from helpers.dtype import fastest_dtype
 from notebooks import ROOT
 
@@ -304,8 +305,8 @@ def test_the_read_limit_reads_beyond_the_last_level_cache(tmp_path,
     for index, size in enumerate(["48K", "2048K", "300M", "64"]):
         (tmp_path / f"index{index}").mkdir()
         (tmp_path / f"index{index}" / "size").write_text(size + "\n")
-    assert benchmark.last_level_cache_bytes(tmp_path) == 300 * 2**20
-    assert benchmark.last_level_cache_bytes(tmp_path / "none") == 0
+    assert last_level_cache_bytes(tmp_path) == 300 * 2**20
+    assert last_level_cache_bytes(tmp_path / "none") == 0
     sizes = []
     monkeypatch.setattr(benchmark, "last_level_cache_bytes",
                         lambda: 300 * 2**20)

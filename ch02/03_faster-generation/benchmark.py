@@ -45,7 +45,12 @@ from helpers.arg_types import (
     usable_device,
 )
 from helpers.compile_support import torch_compile_works
-from helpers.cpu_kind import cpu_kind, cpu_name, run_record
+from helpers.cpu_kind import (
+    cpu_kind,
+    cpu_name,
+    last_level_cache_bytes,
+    run_record,
+)
 from helpers.dtype import dtype_name
 from helpers.fast import FastGenerator
 from helpers.files.random_weights import seeded_model
@@ -159,16 +164,6 @@ def bytes_per_token(model):
     return sum(p.numel() * p.element_size()
                for name, p in model.named_parameters()
                if name != "tok_emb.weight")
-
-
-def last_level_cache_bytes(folder="/sys/devices/system/cpu/cpu0/cache"):
-    """The largest CPU cache Linux reports (0 where it reports none)."""
-    units = {"K": 2**10, "M": 2**20, "G": 2**30}
-    sizes = [int(m[1]) * units.get(m[2], 1)
-             for path in Path(folder).glob("index*/size")
-             if (m := re.fullmatch(r"(\d+)([KMG]?)",
-                                   path.read_text().strip()))]
-    return max(sizes, default=0)
 
 
 def read_bandwidth(device, repeats=10):

@@ -123,8 +123,6 @@ def build_parser():
     return parser
 
 
-
-
 def _folder_name(text):
     """A folder's name as given: '' would be the current folder."""
     if not text.strip() or "\0" in text:
@@ -178,7 +176,9 @@ def check_combinations(parser, args):
     stops = args.stop_strings or ()
     for name, text in [("--prompt", args.prompt),
                        *(("--stop", text) for text in stops)]:
-        if text is not None and not _is_utf8(text):
+        # Bytes that were not UTF-8 stay lone surrogates, which no
+        # tokenizer can encode
+        if text is not None and re.search("[\ud800-\udfff]", text):
             parser.error(f"{name} holds bytes that are not UTF-8 text: "
                          "type it again, or set the terminal to UTF-8")
     if (args.context_length is not None
@@ -197,25 +197,6 @@ def check_combinations(parser, args):
                      "typed: give one with --prompt TEXT")
 
 
-def _is_utf8(text):
-    """False for text with bytes that were not UTF-8 (Python keeps them as
-    lone surrogates, which no tokenizer can encode)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def pick_device(parser, name):
-    """The device to run on; a one-line error if it is not available."""
-    from ..ch02 import get_device
-
-    if name == "auto":
-        return get_device()  # prints which device it found
-    return usable_device(parser, name)
-
-
 def main(argv=None, cfg=None):
     """Run the command; return its exit status (130 after Ctrl+C).
     ``cfg``: the model's configuration (default Qwen3 0.6B)."""
@@ -229,6 +210,8 @@ def main(argv=None, cfg=None):
 def _main(argv, cfg):
     from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
+    from ..ch02 import get_device
+
     make_utf8(sys.stdout)
     make_utf8(sys.stderr)
     parser = build_parser()
@@ -240,7 +223,8 @@ def _main(argv, cfg):
     # good: a mistake gets one line, nothing else
     notices = io.StringIO()
     with contextlib.redirect_stdout(notices):
-        device = pick_device(parser, args.device)
+        device = (get_device() if args.device == "auto"  # says which
+                  else usable_device(parser, args.device))
         # Without the cache every step reads the whole text: prompt work
         work = "prompts" if args.no_cache else "decoding"
         dtype = usable_dtype(parser, args.dtype, device, args.cfg,
@@ -473,8 +457,7 @@ def make_utf8(stream):
     """Write UTF-8 where the platform picks a narrower encoding (cp1252 on
     Windows, redirected), so no answer raises UnicodeEncodeError."""
     encoding = (getattr(stream, "encoding", None) or "").lower()
-    if encoding.replace("-", "") != "utf8" and hasattr(stream,
-                                                        "reconfigure"):
+    if encoding.replace("-", "") != "utf8" and hasattr(stream, "reconfigure"):
         stream.reconfigure(encoding="utf-8", errors="replace")
 
 
