@@ -318,7 +318,25 @@ def test_the_read_limit_reads_beyond_the_last_level_cache(tmp_path,
 
     monkeypatch.setattr(benchmark.torch, "ones", ones)
     assert benchmark.read_bandwidth("cpu", repeats=2) > 0
-    assert sizes == [1200 * 2**20 // 4]  # 4 x 300 MiB of float32
+    # 4 x 300 MiB of float32, and the vector its rows are multiplied by
+    assert sizes == [1200 * 2**20 // 4, 1024]
+
+
+@pytest.mark.parametrize(("name", "group"), [
+    ("aten::mm", "weight products"),
+    ("mkldnn::_linear_pointwise", "weight products"),
+    ("aten::_weight_int8pack_mm", "weight products"),
+    ("graph_1_kernel", "weight products"),  # inductor's C++ GEMM template
+    ("aten::_scaled_dot_product_flash_attention_for_cpu", "attention"),
+    ("graph_1_cpp_fused_argmax_11", "other kernels"),
+    ("aten::index_copy_", "other kernels"),
+    ("aten::empty_strided", None),
+    ("## Call CompiledFxGraph None ##", None),
+    ("TorchDynamo Cache Lookup", None),
+])
+def test_the_profile_groups_kernels_by_name(name, group):
+    benchmark = script_args.load_script(FOLDER / "benchmark.py")
+    assert benchmark.kernel_group(name) == group
 
 
 @pytest.mark.slow  # compiles the optimized model and the fast step

@@ -168,13 +168,17 @@ def bytes_per_token(model):
 
 def read_bandwidth(device, repeats=10):
     """Bytes per second the run's threads read from memory, as STREAM
-    measures it: the best of ``repeats`` sums over a float32 array of
-    four times the last-level cache, 1 GiB at least."""
-    n = max(2**30, 4 * last_level_cache_bytes()) // 4
+    measures it: the best of ``repeats`` reads of a float32 array of four
+    times the last-level cache (1 GiB at least), as a sum and as a
+    matrix-vector product (whose kernels read several rows at once)."""
+    n = max(2**30, 4 * last_level_cache_bytes()) // 4 // 1024 * 1024
     x = torch.ones(n, device=device)
-    x.sum()  # warm-up: the pages and the threads
-    return 4 * n / min(median_seconds(x.sum, device, 1)
-                       for _ in range(repeats))
+    rows, v = x.view(-1, 1024), torch.ones(1024, device=device)
+    reads = (x.sum, lambda: torch.mv(rows, v))
+    for read in reads:
+        read()  # warm-up: the pages and the threads
+    return 4 * n / min(median_seconds(read, device, 1)
+                       for read in reads for _ in range(repeats))
 
 
 def share_of_limit(tokens_per_sec, n_bytes, bandwidth):
@@ -478,14 +482,25 @@ def per_token_times(model, args):
     return times, fast.kv_cache_bytes
 
 
-# Kernels by what they do, from their names in the profile; inductor's
-# own ("cpp_fused") and the other aten ops are "other kernels", aten's
-# bookkeeping (views, empty tensors) belongs to the wrapper
+# Kernels by what they do, from their names in the profile: inductor's
+# C++ matrix templates are "graph_<n>_kernel", its fused kernels
+# "graph_<n>_cpp_fused_..." (with the other aten ops "other kernels");
+# aten's bookkeeping (views, empty tensors) belongs to the wrapper
 KERNELS = {"weight products": r"^(aten::(linear|addmm|mm)|mkl(dnn)?::|"
-                              r"aten::_weight_int8pack)",
+                              r"aten::_weight_int8pack|graph_\d+_kernel$)",
            "attention": r"^aten::.*attention"}
 BOOKKEEPING = (r"^aten::(empty|empty_like|empty_strided|as_strided|view|"
                r"transpose|expand|slice|_unsafe_view|reshape|select)$")
+
+
+def kernel_group(name):
+    """The group of a profiled event's ``name``, or None where it is not
+    a kernel (the wrapper's work)."""
+    if re.search(BOOKKEEPING, name) or not re.search(
+            r"^(aten|mkl|mkldnn)::|^graph_\d+_|cpp_fused", name):
+        return None
+    return next((group for group, pattern in KERNELS.items()
+                 if re.search(pattern, name)), "other kernels")
 
 
 def profile_step(model, args, peers, steps=32):
@@ -512,14 +527,9 @@ def profile_step(model, args, peers, steps=32):
                 _, token = fast.step(token)
     ms = dict.fromkeys([*KERNELS, "other kernels"], 0.0)
     for event in prof.key_averages():
-        name = event.key
-        if re.search(BOOKKEEPING, name) or not (
-                name.startswith(("aten::", "mkl::", "mkldnn::"))
-                or "cpp_fused" in name):
-            continue  # not a kernel: the wrapper's work
-        group = next((g for g, pattern in KERNELS.items()
-                      if re.search(pattern, name)), "other kernels")
-        ms[group] += event.self_cpu_time_total / 1e3 / steps
+        group = kernel_group(event.key)
+        if group is not None:
+            ms[group] += event.self_cpu_time_total / 1e3 / steps
     # The wrapper (Python, bookkeeping) and threads waking up
     ms["outside kernels"] = max(0.0, wall * 1e3 / steps - sum(ms.values()))
     ms = {group: round(value, 3) for group, value in ms.items()}
