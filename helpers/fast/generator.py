@@ -3,10 +3,10 @@
 
 It holds a ``FastDecoder`` of the model, the position in its cache, and
 the compile policy: the decoding step compiled once with static shapes
-(on CUDA as a CUDA graph; on a CPU with inductor's freezing, which
-repacks the weights for oneDNN's matrix-vector kernels), the prompt
-eager or, with ``compile_prefill=True``, compiled once for every length.
-Where compiling fails it says so in one line and runs eagerly.
+(a CUDA graph on CUDA; on a CPU frozen, its weights repacked for the
+faster of oneDNN's and inductor's matrix kernels), the prompt eager or,
+with ``compile_prefill=True``, compiled once for every length. Where
+compiling fails it says so in one line and runs eagerly.
 """
 
 import time
