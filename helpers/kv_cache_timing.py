@@ -39,10 +39,8 @@ def kv_cache_vs_length(model, lengths, new_tokens, printer=print):
     ``ms_per_token_no_cache``, ``ms_per_token_cache`` and ``speedup``.
     Prints a table row per length as it is measured."""
     if new_tokens < 2:
-        raise ValueError(
-            f"new_tokens must be >= 2 (the first token is the prompt's "
-            f"pass), got {new_tokens}."
-        )
+        raise ValueError(f"new_tokens must be >= 2 (the first token is "
+                         f"the prompt's pass), got {new_tokens}.")
     device = model.tok_emb.weight.device
     generator = torch.Generator().manual_seed(0)
     printer(f"{'prompt':>8} {'no cache (ms)':>14} {'cache (ms)':>11} "

@@ -227,7 +227,8 @@ def test_int8_prompt_reading_dequantizes_the_same_weights(tiny_model,
     dequantized, _ = int8.prefill(prompt)
     monkeypatch.setattr(decoder, "INT8_KERNEL_MAX_ROWS", 10**9)
     kernel, _ = int8.prefill(prompt)
-    torch.testing.assert_close(dequantized, kernel, rtol=1e-4, atol=1e-4)
+    # The kernel reads bfloat16 rows on a CPU: equal to bfloat16's precision
+    torch.testing.assert_close(dequantized, kernel, rtol=0.02, atol=0.02)
 
 
 def test_compiled_int8_step_gives_the_eager_tokens(tiny_model):

@@ -299,6 +299,15 @@ def test_a_modes_share_of_the_read_limit():
     assert share(30.0, 1.5e9, 40e9) is None  # 112%: above the limit
 
 
+def test_each_peer_is_held_to_its_own_bytes_per_weight():
+    benchmark = script_args.load_script(FOLDER / "benchmark.py")
+    f32_bytes = 4 * 10**9  # a billion weights in float32
+    assert benchmark.peer_bytes(f32_bytes, torch.float32, "f32") == f32_bytes
+    assert benchmark.peer_bytes(f32_bytes, torch.float32, "bf16") == 2e9
+    assert benchmark.peer_bytes(2 * 10**9, torch.bfloat16, "q8_0") == \
+        1.0625e9
+
+
 def test_the_read_limit_reads_beyond_the_last_level_cache(tmp_path,
                                                          monkeypatch):
     benchmark = script_args.load_script(FOLDER / "benchmark.py")

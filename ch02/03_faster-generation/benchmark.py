@@ -63,6 +63,8 @@ from helpers.tiny_model import TINY_QWEN3_CONFIG
 
 # Engines that run beside ours on the same weights (llama_cpp_peer.py)
 PEERS = ["llama.cpp"]
+# Bytes per weight of llama.cpp's GGUF types (q8_0: 34 per block of 32)
+GGUF_BYTES_PER_WEIGHT = {"f32": 4, "bf16": 2, "q8_0": 34 / 32}
 DEFAULT_LLAMA_CPP_DIR = Path.home() / ".cache" / "ch02-llama.cpp"
 MODES = {
     "book-regular": "book: regular",
@@ -179,6 +181,13 @@ def read_bandwidth(device, repeats=10):
         read()  # warm-up: the pages and the threads
     return 4 * n / min(median_seconds(read, device, 1)
                        for read in reads for _ in range(repeats))
+
+
+def peer_bytes(n_bytes, dtype, gguf_type):
+    """Bytes a llama.cpp step reads in ``gguf_type`` where our step reads
+    ``n_bytes`` of the same weights in ``dtype``."""
+    return round(n_bytes * 8 / torch.finfo(dtype).bits
+                 * GGUF_BYTES_PER_WEIGHT[gguf_type])
 
 
 def share_of_limit(tokens_per_sec, n_bytes, bandwidth):
@@ -678,11 +687,11 @@ def main(argv=None):
             peers = llama_cpp_rows(model, args)
         except PeerError as exc:
             print(f"  llama.cpp left out: {exc}", flush=True)
-        weights = n_bytes / torch.finfo(cfg["dtype"]).bits * 8
-        for row in peers:  # q8_0: 34 bytes per block of 32 weights
+        for row in peers:
+            row["bytes_per_token"] = peer_bytes(n_bytes, cfg["dtype"],
+                                                row["gguf_type"])
             row["percent_of_limit"] = share_of_limit(
-                row["tokens_per_sec"], weights * 34 / 32
-                if row["gguf_type"] == "q8_0" else n_bytes, bandwidth)
+                row["tokens_per_sec"], row["bytes_per_token"], bandwidth)
             share = row["percent_of_limit"]
             print(f"{row['mode']:<38}{row['tokens_per_sec']:>11.1f}"
                   f"{f'{share:.0f}%' if share is not None else 'above!':>12}"

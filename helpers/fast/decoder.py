@@ -53,13 +53,15 @@ def _quantize_int8(weight):
 def _linear(x, weight, scale, compute_dtype=None):
     """``F.linear(x, weight)``, in ``compute_dtype`` if given (the result
     in x's dtype). Int8 weights (``scale`` not None) go through the int8
-    kernel for a few rows; for many rows arithmetic is the cost, so the
-    weights are dequantized once and the float kernel runs."""
+    kernel for a few rows (in bfloat16 on a CPU); for many rows arithmetic
+    is the cost, so the weights are dequantized once for the float one."""
     if scale is not None and (
             x.numel() // x.shape[-1] <= INT8_KERNEL_MAX_ROWS):
+        # On a CPU the kernel is vectorized for bfloat16 rows only
+        rows = torch.bfloat16 if x.device.type == "cpu" else x.dtype
         out = torch.ops.aten._weight_int8pack_mm(
-            x.reshape(-1, x.shape[-1]), weight, scale.to(x.dtype))
-        return out.view(*x.shape[:-1], weight.shape[0])
+            x.reshape(-1, x.shape[-1]).to(rows), weight, scale.to(rows))
+        return out.view(*x.shape[:-1], weight.shape[0]).to(x.dtype)
     dtype = compute_dtype or x.dtype
     weight = weight.to(dtype)  # no copy where it is already
     if scale is not None:
