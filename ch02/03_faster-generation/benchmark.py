@@ -63,8 +63,10 @@ from helpers.tiny_model import TINY_QWEN3_CONFIG
 
 # Engines that run beside ours on the same weights (llama_cpp_peer.py)
 PEERS = ["llama.cpp"]
-# Bytes per weight of llama.cpp's GGUF types (q8_0: 34 per block of 32)
+# Bytes per weight of llama.cpp's GGUF types (q8_0: 34 per block of 32),
+# and the type that holds our dtype's weights unchanged
 GGUF_BYTES_PER_WEIGHT = {"f32": 4, "bf16": 2, "q8_0": 34 / 32}
+SAME_GGUF_TYPE = {"bfloat16": "bf16", "float32": "f32"}
 DEFAULT_LLAMA_CPP_DIR = Path.home() / ".cache" / "ch02-llama.cpp"
 MODES = {
     "book-regular": "book: regular",
@@ -237,19 +239,21 @@ def optimized_mode(model, max_seq_len, compiled):
 
 
 def build_modes(model, args, max_seq_len):
-    """name -> generate(prompt, n). The fast path is set up first: it
-    moves the model's weights into fused tensors, which the compiled
-    book modes must see from their first call on."""
-    fns = {}
+    """name -> generate(prompt, n), and name -> bytes per token for the
+    fast path's modes (int8 weights are fewer). The fast path is set up
+    first: it moves the model's weights into fused tensors, which the
+    compiled book modes must see from their first call on."""
+    fns, fast_bytes = {}, {}
     compiles = torch_compile_works(args.device)
     for key in args.modes:
         if key == "fast-eager":
             fast = FastGenerator(model, max_seq_len, compile=False)
-            fns[key] = fast.generate
         elif key.startswith("fast-compiled"):
             fast = FastGenerator(model, max_seq_len, compile=compiles,
                                  weights="int8" if "int8" in key else None)
-            fns[key] = fast.generate
+        else:
+            continue
+        fns[key], fast_bytes[key] = fast.generate, fast.weight_bytes
     for key in args.modes:
         compiled = compiles and key.endswith("compiled")
         if key.startswith("book-"):
@@ -265,7 +269,7 @@ def build_modes(model, args, max_seq_len):
 
             fns[key] = transformers_mode(to_transformers(model),
                                          compiles and "static" in key)
-    return {key: fns[key] for key in args.modes}
+    return {key: fns[key] for key in args.modes}, fast_bytes
 
 
 def timed(fn, prompt, n):
@@ -335,7 +339,7 @@ def side_by_side(results, reading, peers, dtype):
     model runs in float32), our int8 weights against q8_0."""
     # The prompt: the compiled prefill where it ran, else the eager one
     pairs = [("fast-compiled", ["fast path (compiled prefill)", "fast path"],
-              {"bfloat16": "bf16", "float32": "f32"}.get(dtype)),
+              SAME_GGUF_TYPE.get(dtype)),
              ("fast-compiled-int8", ["fast path (int8)"], "q8_0")]
     for key, prefill_modes, gguf_type in pairs:
         same = next((p for p in peers if p["gguf_type"] == gguf_type), None)
@@ -379,7 +383,7 @@ def markdown(runs):
              "|---" * 11 + "|"]
     for name, run in runs.items():
         modes, peers = run["modes"], run.get("peers", [])
-        same = {"bfloat16": "bf16", "float32": "f32"}.get(run["dtype"])
+        same = SAME_GGUF_TYPE.get(run["dtype"])
         peer = [p for p in peers if p["gguf_type"] == same]
         q8_0 = [p for p in peers if p["gguf_type"] == "q8_0"]
         prompt = speed(run.get("prompt_reading", []), "fast path",
@@ -410,7 +414,7 @@ def markdown(runs):
                   "|---" * (len(groups) + 3) + "|"]
         for name, run in profiled.items():
             ms = run["profile_ms_per_token"]
-            same = {"bfloat16": "bf16", "float32": "f32"}.get(run["dtype"])
+            same = SAME_GGUF_TYPE.get(run["dtype"])
             peer = [1e3 / p["tokens_per_sec"] for p in run.get("peers", [])
                     if p["gguf_type"] == same]
             lines.append(" | ".join(
@@ -622,11 +626,8 @@ def main(argv=None):
           f"bandwidth {bandwidth / 1e9:.1f} GB/s: a limit of "
           f"{bandwidth / n_bytes:.1f} tokens/sec", flush=True)
 
-    fns = build_modes(model, args, args.prompt_tokens + n)
-    # Each mode's bytes per token: int8 weights are fewer
-    mode_bytes = {key: getattr(getattr(fn, "__self__", None),
-                               "weight_bytes", n_bytes)
-                  for key, fn in fns.items()}
+    fns, fast_bytes = build_modes(model, args, args.prompt_tokens + n)
+    mode_bytes = {key: fast_bytes.get(key, n_bytes) for key in fns}
     prompt = random_prompt(args, 1)
     warm = {}
     for key, fn in fns.items():

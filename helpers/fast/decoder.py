@@ -58,9 +58,9 @@ def _linear(x, weight, scale, compute_dtype=None):
     if scale is not None and (
             x.numel() // x.shape[-1] <= INT8_KERNEL_MAX_ROWS):
         # On a CPU the kernel is vectorized for bfloat16 rows only
-        rows = torch.bfloat16 if x.device.type == "cpu" else x.dtype
+        dtype = torch.bfloat16 if x.device.type == "cpu" else x.dtype
         out = torch.ops.aten._weight_int8pack_mm(
-            x.reshape(-1, x.shape[-1]).to(rows), weight, scale.to(rows))
+            x.reshape(-1, x.shape[-1]).to(dtype), weight, scale.to(dtype))
         return out.view(*x.shape[:-1], weight.shape[0]).to(x.dtype)
     dtype = compute_dtype or x.dtype
     weight = weight.to(dtype)  # no copy where it is already
