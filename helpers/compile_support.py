@@ -32,18 +32,14 @@ def torch_compile_works(device="cpu"):
              and inductor_config.cpp.vec_isa_ok is None)  # not chosen
     if quick:
         inductor_config.cpp.vec_isa_ok = True
-    try:
-        _probe(device)
-        return True
-    except Exception as exc:  # any compiler failure means "no"
-        error = exc
-    if quick:  # the compiler may lack an instruction set: check each
-        inductor_config.cpp.vec_isa_ok = None
-        cpu_vec_isa.valid_vec_isa_list.cache_clear()
+    for attempt in range(1 + quick):
+        if attempt:  # the compiler may lack an instruction set: check each
+            inductor_config.cpp.vec_isa_ok = None
+            cpu_vec_isa.valid_vec_isa_list.cache_clear()
         try:
             _probe(device)
             return True
-        except Exception as exc:
+        except Exception as exc:  # any compiler failure means "no"
             error = exc
     print(
         f"torch.compile does not work here ({one_line(error, named=True)})."

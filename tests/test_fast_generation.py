@@ -356,7 +356,8 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
                      config.cpp_wrapper, config.max_autotune,
                      # no table of autotuning's timings on stderr
                      config.autotune_num_choices_displayed,
-                     config.max_autotune_report_choices_stats))
+                     config.max_autotune_report_choices_stats,
+                     config.max_autotune_gemm_backends))
         return graph.forward
 
     model = to_dtype(tiny_qwen3_model(), dtype)
@@ -376,10 +377,29 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     # weights; no cpp_wrapper, whose C++ source is compiled in every new
     # process
     autotune = weights == "int8" or dtype == torch.bfloat16
-    assert seen == [(True, False, autotune, 0, False)] * 3
+    x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+    backends = "CPP" if weights == "int8" and x86 else "CPP,ATEN"
+    assert seen == [(True, False, autotune, 0, False, backends)] * 3
     assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
     assert not config.freezing and not config.max_autotune
+
+
+@pytest.mark.parametrize(("capability", "weights", "backends"), [
+    ("AVX512", "int8", "CPP"), ("AVX2", "int8", "CPP"),
+    ("AVX512", None, "CPP,ATEN"), ("DEFAULT", "int8", "CPP,ATEN"),
+    ("NEON", "int8", "CPP,ATEN")])
+def test_int8_steps_use_inductors_kernels_where_they_are_vectorized(
+        capability, weights, backends, tiny_model, monkeypatch):
+    """Autotuning times aten's int8 kernel on weights in the cache, not as
+    a step reads them; on x86 inductor's vectorized kernels replace it,
+    elsewhere (its kernels there are scalar for int8) both are timed."""
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability",
+                        lambda: capability)
+    fast = FastGenerator(tiny_model, max_seq_len=8, compile=False,
+                         weights=weights)
+    with fast._compile_options():
+        assert torch._inductor.config.max_autotune_gemm_backends == backends
 
 
 @pytest.mark.slow

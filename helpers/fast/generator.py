@@ -157,17 +157,19 @@ class FastGenerator(Backend):
 
     def _compile_options(self):
         """Inductor's settings while the step compiles: on a CPU frozen
-        weights, and for int8 or bfloat16 weights inductor's C++ matrix
-        kernels timed against aten's, quietly (``max_autotune``). Dynamo
-        reads ``freezing`` when it traces, so it cannot go in
-        ``torch.compile(options=...)``; entering them is slow."""
+        weights and, for int8 or bfloat16 weights, inductor's C++ matrix
+        kernels timed against aten's (``max_autotune``), quietly. Not for
+        int8 on x86: autotuning times aten's int8 kernel on weights in
+        the cache, where it is fast, not read from memory as in a step.
+        Dynamo reads ``freezing`` when it traces (not in options=...)."""
         on_cpu = self.device.type == "cpu"
-        dtype = self.model.tok_emb.weight.dtype
+        int8 = self.weights == "int8"
+        x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
         return torch._inductor.config.patch(
             freezing=on_cpu,
-            max_autotune=on_cpu and (self.weights == "int8"
-                                     or dtype == torch.bfloat16),
-            max_autotune_gemm_backends="CPP,ATEN",
+            max_autotune=on_cpu and (
+                int8 or self.model.tok_emb.weight.dtype == torch.bfloat16),
+            max_autotune_gemm_backends="CPP" if int8 and x86 else "CPP,ATEN",
             autotune_num_choices_displayed=0,
             max_autotune_report_choices_stats=False,
         )
