@@ -331,6 +331,26 @@ def test_the_read_limit_reads_beyond_the_last_level_cache(tmp_path,
     assert sizes == [1200 * 2**20 // 4, 1024]
 
 
+def test_the_read_limit_is_the_best_read_of_the_run(tmp_path, monkeypatch,
+                                                   capsys):
+    """Read before the modes and after each round of them: a machine
+    slow at the start does not lower the limit."""
+    benchmark = script_args.load_script(FOLDER / "benchmark.py")
+    reads = iter([10e9, 40e9, 20e9])
+    monkeypatch.setattr(benchmark, "read_bandwidth",
+                        lambda device, repeats=10: next(reads))
+    # The book's loop only: no compiler probe
+    monkeypatch.setattr(benchmark, "torch_compile_works", lambda device: False)
+    assert benchmark.main([
+        "--tiny", "--modes", "book-cache", "--new-tokens", "3",
+        "--repeats", "2", "--pp", "0", "--long-steps", "0", "--batch-sizes",
+        "--json", str(tmp_path / "b.json")]) == 0
+    assert next(reads, None) is None  # once before, once per round
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["read_bandwidth_gb_s"] == 40.0
+    assert "Read bandwidth 40.0 GB/s" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("name", "group"), [
     ("aten::mm", "weight products"),
     ("mkldnn::_linear_pointwise", "weight products"),
