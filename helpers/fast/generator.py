@@ -158,9 +158,9 @@ class FastGenerator(Backend):
     def _compile_options(self):
         """Inductor's settings while the step compiles: on a CPU frozen
         weights and, for int8 or bfloat16 weights, inductor's C++ matrix
-        kernels timed against aten's (``max_autotune``), quietly. Not for
-        int8 on x86: autotuning times aten's int8 kernel on weights in
-        the cache, where it is fast, not read from memory as in a step.
+        kernels timed against aten's (``max_autotune``), quietly. On x86,
+        int8 gets inductor's only: autotuning times aten's int8 kernel on
+        cached weights, where it is fast, not read from memory as a step.
         Dynamo reads ``freezing`` when it traces (not in options=...)."""
         on_cpu = self.device.type == "cpu"
         int8 = self.weights == "int8"
