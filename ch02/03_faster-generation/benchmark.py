@@ -517,11 +517,13 @@ def kernel_group(name):
                  if re.search(pattern, name)), "other kernels")
 
 
-def profile_step(model, args, peers, steps=32):
+def profile_step(model, args, peers, steps=32, rounds=3):
     """Where a step of the compiled fast path spends its time, in ms per
     token: the weight products, attention, the other kernels (inductor's
     own, profiled by name) and what lies outside kernels (the Python
-    wrapper, threads waking up); llama.cpp's total beside it."""
+    wrapper, threads waking up, and the profiler's own bookkeeping: an
+    unprofiled run apart drifts more than that); llama.cpp's total beside
+    it. Each the median of ``rounds`` runs."""
     from torch.profiler import ProfilerActivity, profile
 
     torch._dynamo.reset()
@@ -529,26 +531,26 @@ def profile_step(model, args, peers, steps=32):
                          compile=torch_compile_works(args.device))
     with torch._inductor.config.patch({"cpp.enable_kernel_profile": True}):
         fast.warm_up(1)
+    groups = []
     with torch.inference_mode():
-        _, token = fast.prefill(random_prompt(args, 1))
-        start = time.perf_counter()  # unprofiled: the step's own time
-        for _ in range(steps):
-            _, token = fast.step(token)
-        wall = time.perf_counter() - start
-        fast.prefill(random_prompt(args, 1))
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(steps):
-                _, token = fast.step(token)
-    ms = dict.fromkeys([*KERNELS, "other kernels"], 0.0)
-    for event in prof.key_averages():
-        group = kernel_group(event.key)
-        if group is not None:
-            ms[group] += event.self_cpu_time_total / 1e3 / steps
-    # The wrapper (Python, bookkeeping) and threads waking up
-    ms["outside kernels"] = max(0.0, wall * 1e3 / steps - sum(ms.values()))
-    ms = {group: round(value, 3) for group, value in ms.items()}
-    print(f"\nWhere a compiled fast-path step goes ({steps} steps, "
-          "ms per token):")
+        for _ in range(rounds):
+            _, token = fast.prefill(random_prompt(args, 1))
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                start = time.perf_counter()
+                for _ in range(steps):
+                    _, token = fast.step(token)
+                wall = (time.perf_counter() - start) * 1e3 / steps
+            ms = dict.fromkeys([*KERNELS, "other kernels"], 0.0)
+            for event in prof.key_averages():
+                group = kernel_group(event.key)
+                if group is not None:
+                    ms[group] += event.self_cpu_time_total / 1e3 / steps
+            ms["outside kernels"] = max(0.0, wall - sum(ms.values()))
+            groups.append(ms)
+    ms = {group: round(statistics.median(g[group] for g in groups), 3)
+          for group in ms}
+    print(f"\nWhere a compiled fast-path step goes (median of {rounds} "
+          f"runs of {steps} steps, ms per token):")
     for group, value in ms.items():
         print(f"  {group:<20}{value:8.2f}")
     print(f"  {'in all':<20}{sum(ms.values()):8.2f}")
