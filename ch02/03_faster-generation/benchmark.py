@@ -521,9 +521,9 @@ def profile_step(model, args, peers, steps=32, rounds=3):
     """Where a step of the compiled fast path spends its time, in ms per
     token: the weight products, attention, the other kernels (inductor's
     own, profiled by name) and what lies outside kernels (the Python
-    wrapper, threads waking up, and the profiler's own bookkeeping: an
-    unprofiled run apart drifts more than that); llama.cpp's total beside
-    it. Each the median of ``rounds`` runs."""
+    wrapper, threads waking up, the profiler's own bookkeeping), all from
+    the same profiled steps, as the machine's speed drifts between runs;
+    llama.cpp's total beside it. Each the median of ``rounds`` runs."""
     from torch.profiler import ProfilerActivity, profile
 
     torch._dynamo.reset()
