@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 
 import pytest
 import torch
@@ -349,6 +350,47 @@ def test_the_read_limit_is_the_best_read_of_the_run(tmp_path, monkeypatch,
     report = json.loads((tmp_path / "b.json").read_text())
     assert report["read_bandwidth_gb_s"] == 40.0
     assert "Read bandwidth 40.0 GB/s" in capsys.readouterr().out
+
+
+def test_llama_cpp_decodes_after_each_round_of_ours(tmp_path, monkeypatch,
+                                                    capsys):
+    """The peer's decoding runs alternate with our modes, so the
+    machine's drift cannot decide the ratio; its files are made before
+    the rounds and its rows come after them."""
+    benchmark = script_args.load_script(FOLDER / "benchmark.py")
+    events = []
+    monkeypatch.setattr(benchmark, "read_bandwidth",
+                        lambda device, repeats=10: events.append("read")
+                        or 10e9)
+    timed = benchmark.timed
+    monkeypatch.setattr(benchmark, "timed", lambda *a: events.append(
+        "ours") or timed(*a))
+    monkeypatch.setattr(benchmark, "torch_compile_works", lambda device: False)
+
+    class StandIn:
+        def __init__(self, model, args):
+            events.append("export")
+
+        def decode_round(self):
+            events.append("llama.cpp")
+
+        def rows(self):
+            events.append("rows")
+            return [{"mode": "llama.cpp (bf16 GGUF)", "gguf_type": "bf16",
+                     "tokens_per_sec": 2.0, "prompt_tokens_per_sec": None}]
+
+    monkeypatch.setitem(sys.modules, "llama_cpp_peer", types.SimpleNamespace(
+        LlamaCppPeer=StandIn, PeerError=RuntimeError))
+    assert benchmark.main([
+        "--tiny", "--modes", "book-cache", "--new-tokens", "3",
+        "--repeats", "2", "--pp", "0", "--long-steps", "0", "--batch-sizes",
+        "--peers", "llama.cpp", "--json", str(tmp_path / "b.json")]) == 0
+    assert events == ["read", "export", "ours",  # the warm-up
+                      "ours", "llama.cpp", "read",
+                      "ours", "llama.cpp", "read", "rows"]
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert report["peers"][0]["tokens_per_sec"] == 2.0
+    assert "llama.cpp (bf16 GGUF)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("name", "group"), [

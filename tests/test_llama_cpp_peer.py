@@ -199,8 +199,10 @@ def test_rows_from_the_same_weights(llama_cpp_source, tmp_path,
     folder = Path(llama_cpp_source).parent
     args = types.SimpleNamespace(llama_cpp_dir=folder, pp=64, new_tokens=8,
                                  threads=2, repeats=1)
-    rows = peer.llama_cpp_rows(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
-                               args)
+    llama_cpp = peer.LlamaCppPeer(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
+                                  args)
+    llama_cpp.decode_round()
+    rows = llama_cpp.rows()
     assert [row["mode"] for row in rows] == ["llama.cpp (bf16 GGUF)",
                                              "llama.cpp (q8_0 GGUF)"]
     for row in rows:
@@ -211,56 +213,94 @@ def test_rows_from_the_same_weights(llama_cpp_source, tmp_path,
     assert rows[1]["gguf_bytes"] < rows[0]["gguf_bytes"]
     assert "exported the weights to GGUF (bf16, q8_0)" in (
         capsys.readouterr().out)
+    assert not llama_cpp.paths["bf16"].exists()  # the files are removed
     json.dumps(rows)  # what benchmark.py writes
 
 
-def test_a_float32_model_is_compared_with_an_f32_file_too(tmp_path,
-                                                          monkeypatch):
-    """On a CPU without bfloat16 instructions the model runs in float32:
-    the same bytes per weight as an f32 GGUF."""
-    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
-        tmp_path / "llama-bench", LLAMA_BENCH_JSON)))
+@pytest.fixture
+def stand_in_export(tmp_path, monkeypatch):
+    """GGUF files of four bytes in place of the export; the types asked
+    for, in order."""
     monkeypatch.setattr(peer, "llama_cpp_source", lambda folder: folder)
     asked = []
 
     def export(model, source, out_dir, outtypes):
         asked.extend(outtypes)
-        paths = {t: Path(out_dir) / f"{t}.gguf" for t in outtypes}
-        for path in paths.values():
-            path.write_bytes(b"GGUF")
-        return paths
-
-    monkeypatch.setattr(peer, "export_gguf", export)
-    model = tiny_qwen3_model(cfg={**SMALL_QWEN3_CONFIG,
-                                  "dtype": torch.float32})
-    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
-                                 new_tokens=8, threads=2, repeats=1)
-    rows = peer.llama_cpp_rows(model, args)
-    assert asked == ["f32", "bf16", "q8_0"]
-    assert [row["gguf_type"] for row in rows] == asked
-
-
-def test_a_type_that_fails_leaves_the_others(tmp_path, monkeypatch,
-                                             capsys):
-    """llama-bench stopping on one GGUF type (an illegal instruction in a
-    kernel for it) costs that row only, with one line."""
-    body = ('import signal, os\nif "q8_0" in " ".join(sys.argv): '
-            "os.kill(os.getpid(), signal.SIGILL)\n" + LLAMA_BENCH_JSON)
-    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
-        tmp_path / "llama-bench", body)))
-    monkeypatch.setattr(peer, "llama_cpp_source", lambda folder: folder)
-
-    def export(model, source, out_dir, outtypes):
         paths = {t: Path(out_dir) / f"qwen3-{t}.gguf" for t in outtypes}
         for path in paths.values():
             path.write_bytes(b"GGUF")
         return paths
 
     monkeypatch.setattr(peer, "export_gguf", export)
+    return asked
+
+
+def test_a_float32_model_is_compared_with_an_f32_file_too(
+        tmp_path, monkeypatch, stand_in_export):
+    """On a CPU without bfloat16 instructions the model runs in float32:
+    the same bytes per weight as an f32 GGUF."""
+    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
+        tmp_path / "llama-bench", LLAMA_BENCH_JSON)))
+    model = tiny_qwen3_model(cfg={**SMALL_QWEN3_CONFIG,
+                                  "dtype": torch.float32})
     args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
                                  new_tokens=8, threads=2, repeats=1)
-    rows = peer.llama_cpp_rows(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
-                               args)
+    rows = peer.LlamaCppPeer(model, args).rows()
+    assert stand_in_export == ["f32", "bf16", "q8_0"]
+    assert [row["gguf_type"] for row in rows] == stand_in_export
+
+
+def test_decoding_is_the_median_of_the_rounds(tmp_path, monkeypatch,
+                                              stand_in_export):
+    """One decoding run per file and round (-r 1, no prompt), the prompt
+    once at the end with --repeats runs."""
+    calls = tmp_path / "calls"
+    body = f"""
+calls = {str(calls)!r}
+with open(calls, "a") as f:
+    f.write(" ".join(sys.argv[1:]) + "\\n")
+runs = open(calls).read().count("-n 8")
+speeds = {{1: 10.0, 2: 12.0, 3: 30.0, 4: 32.0, 5: 20.0, 6: 22.0}}
+args = sys.argv
+p, n = int(args[args.index("-p") + 1]), int(args[args.index("-n") + 1])
+print(json.dumps([{{"n_prompt": p, "n_gen": n,
+                    "avg_ts": speeds[runs] if n else 80.5}}]))
+"""
+    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
+        tmp_path / "llama-bench", body)))
+    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
+                                 new_tokens=8, threads=2, repeats=3)
+    llama_cpp = peer.LlamaCppPeer(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
+                                  args)
+    for _ in range(3):
+        llama_cpp.decode_round()
+    rows = llama_cpp.rows()
+    assert [(row["gguf_type"], row["tokens_per_sec"],
+             row["runs_tokens_per_sec"]) for row in rows] == [
+        ("bf16", 20.0, [10.0, 30.0, 20.0]),
+        ("q8_0", 22.0, [12.0, 32.0, 22.0])]
+    assert [row["prompt_tokens_per_sec"] for row in rows] == [80.5, 80.5]
+    lines = calls.read_text().splitlines()
+    assert len(lines) == 8
+    assert all("-r 1 -p 0 -n 8" in line for line in lines[:6])
+    assert all("-r 3 -p 64 -n 0" in line for line in lines[6:])
+
+
+def test_a_type_that_fails_leaves_the_others(tmp_path, monkeypatch,
+                                             capsys, stand_in_export):
+    """llama-bench stopping on one GGUF type (an illegal instruction in a
+    kernel for it) costs that row only, with one line."""
+    body = ('import signal, os\nif "q8_0" in " ".join(sys.argv): '
+            "os.kill(os.getpid(), signal.SIGILL)\n" + LLAMA_BENCH_JSON)
+    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
+        tmp_path / "llama-bench", body)))
+    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
+                                 new_tokens=8, threads=2, repeats=1)
+    llama_cpp = peer.LlamaCppPeer(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
+                                  args)
+    llama_cpp.decode_round()
+    llama_cpp.decode_round()  # the type left out is not run again
+    rows = llama_cpp.rows()
     assert [row["gguf_type"] for row in rows] == ["bf16"]
     lines = [line for line in capsys.readouterr().out.splitlines()
              if "left out" in line]

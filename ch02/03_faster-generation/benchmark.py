@@ -16,8 +16,9 @@ The limit: a decoding step reads every weight once, so tokens/sec cannot
 exceed the machine's read bandwidth (measured as STREAM does, the best
 read before and between the timed rounds) over a mode's bytes per token;
 each mode gets its share of it.
-``--peers llama.cpp`` adds llama.cpp on the same weights
-(``llama_cpp_peer.py``), ``--profile`` where a fast step's time goes.
+``--peers llama.cpp`` adds llama.cpp on the same weights, timed after
+each round (``llama_cpp_peer.py``); ``--profile``: where a fast step's
+time goes.
 Then a ``--pp``-token prompt (tokens/sec and the time to the first
 token), larger batches, and the time per token over ``--long-steps``
 steps. ``--markdown`` prints saved runs as the README's table.
@@ -627,6 +628,16 @@ def main(argv=None):
           f"median of {args.repeats} alternating runs")
     print(f"Weights read per token: {n_bytes / 1e9:.3f} GB", flush=True)
 
+    peer = None
+    if "llama.cpp" in args.peers:
+        print(f"llama.cpp on the same weights, {args.threads} threads, "
+              "timed after each round of ours:", flush=True)
+        from llama_cpp_peer import LlamaCppPeer, PeerError  # this folder
+
+        try:
+            peer = LlamaCppPeer(model, args)
+        except PeerError as exc:
+            print(f"  llama.cpp left out: {exc}", flush=True)
     fns, fast_bytes = build_modes(model, args, args.prompt_tokens + n)
     mode_bytes = {key: fast_bytes.get(key, n_bytes) for key in fns}
     prompt = random_prompt(args, 1)
@@ -643,6 +654,8 @@ def main(argv=None):
             took, peak = timed(fn, prompt, n)
             seconds[key].append(took)
             memory[key] = peak
+        if peer is not None:
+            peer.decode_round()
         # The machine's speed drifts: the limit is the run's best read
         bandwidth = max(bandwidth, read_bandwidth(device, repeats=3))
     print(f"Read bandwidth {bandwidth / 1e9:.1f} GB/s, the best read before "
@@ -684,16 +697,11 @@ def main(argv=None):
     print(f"FastGenerator's weight check: {check_us:.0f} us per call")
 
     peers = []
-    if "llama.cpp" in args.peers:
-        print(f"\nllama.cpp on the same weights, {args.threads} threads "
-              f"(llama-bench, mean of {args.repeats} runs; the time to "
-              "the first token is the prompt's):", flush=True)
-        from llama_cpp_peer import PeerError, llama_cpp_rows  # this folder
-
-        try:
-            peers = llama_cpp_rows(model, args)
-        except PeerError as exc:
-            print(f"  llama.cpp left out: {exc}", flush=True)
+    if peer is not None:
+        print(f"\nllama.cpp (llama-bench: decoding, the median of the "
+              f"rounds; the prompt, the mean of {args.repeats} runs; the "
+              "time to the first token is the prompt's):", flush=True)
+        peers = peer.rows()
         for row in peers:
             row["bytes_per_token"] = peer_bytes(n_bytes, cfg["dtype"],
                                                 row["gguf_type"])

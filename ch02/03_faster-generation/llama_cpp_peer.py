@@ -15,8 +15,10 @@ compare on the same CPU, in the same run, with the same weights, it
    ``convert_hf_to_gguf.py`` to ``bf16`` and ``q8_0`` (8-bit weights in
    blocks of 32 with one scale each), and ``f32`` where the model runs in
    float32;
-3. runs ``llama-bench`` with the benchmark's thread count, prompt length
-   (pp) and new tokens (tg), and reads its JSON.
+3. runs ``llama-bench`` with the benchmark's thread count: one decoding
+   run (tg, ``--new-tokens``) per file after each of the benchmark's
+   rounds, and the prompt (pp, ``--pp``) once at the end; it reads
+   llama-bench's JSON.
 
 A step that cannot be done here (no pip, no CMake, a failed build or
 export) raises ``PeerError`` with one line that says which; the benchmark
@@ -27,6 +29,7 @@ import importlib.util
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -198,58 +201,96 @@ def export_gguf(model, source, out_dir, outtypes=OUTTYPES):
 
 
 def run_llama_bench(bench, gguf, pp, tg, threads, repeats):
-    """llama-bench's tokens/sec for a ``pp``-token prompt (None if
-    ``pp`` is 0) and for generating ``tg`` tokens, at batch 1."""
+    """llama-bench's tokens/sec for a ``pp``-token prompt and for
+    generating ``tg`` tokens, at batch 1 (None for a length of 0)."""
     command = [bench, "-m", gguf, "-t", threads, "-r", repeats,
                "-p", pp, "-n", tg, "-o", "json"]
     out = _run(command, f"llama-bench on {Path(gguf).name}")
     try:
-        tests = json.loads(out)
-        speed = {(t["n_prompt"], t["n_gen"]): t["avg_ts"] for t in tests}
+        speed = {(t["n_prompt"], t["n_gen"]): t["avg_ts"]
+                 for t in json.loads(out)}
+        return {"prompt_tokens_per_sec": speed[(pp, 0)] if pp else None,
+                "tokens_per_sec": speed[(0, tg)] if tg else None}
     except (ValueError, KeyError, TypeError):
         raise PeerError("llama-bench's output is not the JSON expected: "
                         f"{out[:120]!r}") from None
-    return {"prompt_tokens_per_sec": speed.get((pp, 0)) if pp else None,
-            "tokens_per_sec": speed[(0, tg)]}
 
 
-def llama_cpp_rows(model, args):
-    """The peer's rows, one per GGUF type: decoding and prompt
-    tokens/sec and the time to the first token (the prompt's time: its
-    last position gives the first token). Raises ``PeerError``."""
-    bench, build_seconds = built_llama_bench(args.llama_cpp_dir)
-    if build_seconds:
-        print(f"  built llama-bench in {build_seconds / 60:.1f} min "
-              f"({bench})", flush=True)
-    source = llama_cpp_source(args.llama_cpp_dir)  # found, or fetched
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+class LlamaCppPeer:
+    """llama-bench and the model's GGUF files, one per type, kept in a
+    temporary folder from ``__init__`` to ``rows`` so that the
+    benchmark can time a decoding run of each file between its own
+    rounds (``decode_round``): the machine's speed drifts, and alternating
+    keeps drift from deciding the ratios. Raises ``PeerError``."""
+
+    def __init__(self, model, args):
+        self.args = args
+        self.bench, build_seconds = built_llama_bench(args.llama_cpp_dir)
+        if build_seconds:
+            print(f"  built llama-bench in {build_seconds / 60:.1f} min "
+                  f"({self.bench})", flush=True)
+        source = llama_cpp_source(args.llama_cpp_dir)  # found, or fetched
+        self._folder = tempfile.TemporaryDirectory()  # removed at exit too
         start = time.perf_counter()
         # A model that runs in float32 here (a CPU without bfloat16
         # instructions) is compared with an f32 GGUF too: the same bytes
         float32 = model.tok_emb.weight.dtype == torch.float32
-        paths = export_gguf(model, source, tmp,
-                            (("f32",) if float32 else ()) + OUTTYPES)
-        print(f"  exported the weights to GGUF ({', '.join(paths)}) in "
-              f"{time.perf_counter() - start:.0f} s", flush=True)
-        for outtype, path in paths.items():
-            try:  # one type that fails leaves the others
-                speed = run_llama_bench(bench, path, args.pp,
-                                        args.new_tokens, args.threads,
-                                        args.repeats)
-            except PeerError as exc:
-                print(f"  llama.cpp {outtype} left out: {exc}", flush=True)
-                continue
-            pp_speed = speed["prompt_tokens_per_sec"]
+        try:
+            self.paths = export_gguf(model, source, self._folder.name,
+                                     (("f32",) if float32 else ()) + OUTTYPES)
+        except PeerError:
+            self._folder.cleanup()
+            raise
+        print(f"  exported the weights to GGUF ({', '.join(self.paths)}) "
+              f"in {time.perf_counter() - start:.0f} s", flush=True)
+        self.decode_runs = {outtype: [] for outtype in self.paths}
+
+    def _bench(self, outtype, pp, tg, repeats):
+        """llama-bench on one file; a type that fails (an illegal
+        instruction in a kernel for it) is left out with one line."""
+        try:
+            return run_llama_bench(self.bench, self.paths[outtype], pp, tg,
+                                   self.args.threads, repeats)
+        except PeerError as exc:
+            print(f"  llama.cpp {outtype} left out: {exc}", flush=True)
+            del self.paths[outtype], self.decode_runs[outtype]
+            return None
+
+    def decode_round(self):
+        """One timed run of ``--new-tokens`` decoding steps per file."""
+        for outtype in list(self.paths):
+            speed = self._bench(outtype, 0, self.args.new_tokens, 1)
+            if speed is not None:
+                self.decode_runs[outtype].append(speed["tokens_per_sec"])
+
+    def rows(self):
+        """One row per GGUF type: decoding tokens/sec (the median of the
+        rounds), prompt tokens/sec and the time to the first token (the
+        prompt's time: its last position gives the first token). The
+        files are removed."""
+        if not any(self.decode_runs.values()):
+            self.decode_round()  # no rounds were run
+        rows = []
+        for outtype in list(self.paths):
+            pp_speed = None
+            if self.args.pp:
+                speed = self._bench(outtype, self.args.pp, 0,
+                                    self.args.repeats)
+                if speed is None:
+                    continue
+                pp_speed = speed["prompt_tokens_per_sec"]
+            runs = self.decode_runs[outtype]
             rows.append({
                 "mode": f"llama.cpp ({outtype} GGUF)",
                 "gguf_type": outtype,
-                "gguf_bytes": path.stat().st_size,
-                "tokens_per_sec": round(speed["tokens_per_sec"], 2),
-                "prompt_tokens": args.pp,
+                "gguf_bytes": self.paths[outtype].stat().st_size,
+                "tokens_per_sec": round(statistics.median(runs), 2),
+                "runs_tokens_per_sec": [round(r, 2) for r in runs],
+                "prompt_tokens": self.args.pp,
                 "prompt_tokens_per_sec": (round(pp_speed, 1) if pp_speed
                                           else None),
-                "time_to_first_token_s": (round(args.pp / pp_speed, 5)
+                "time_to_first_token_s": (round(self.args.pp / pp_speed, 5)
                                           if pp_speed else None),
             })
-    return rows
+        self._folder.cleanup()
+        return rows
