@@ -62,8 +62,7 @@ def compile_blocks(model):
         raise TypeError(
             "compile_blocks needs the book's Qwen3Model (a model with a "
             f"trf_blocks list), got {type(model).__name__}; for other "
-            "models use torch.compile(model)"
-        )
+            "models use torch.compile(model)")
     compiled = copy.copy(model)  # shares parameters and buffers
     compiled._modules = dict(model._modules)  # but not the list of blocks
     compiled.trf_blocks = nn.ModuleList(

@@ -188,6 +188,34 @@ def test_a_cpu_with_slow_bfloat16_reads_prompts_in_float32(
     torch.testing.assert_close(logits.float(), expected, atol=0.02, rtol=0)
 
 
+def test_a_step_attends_alike_with_a_row_per_head_or_per_shared_head():
+    """In bfloat16 on a CPU a step gives each query head a row of its own
+    (enable_gqa, faster there); elsewhere the heads that share a
+    key/value head are the rows of one call. Both attend alike."""
+    cfg = {**TINY_QWEN3_CONFIG, "dtype": torch.bfloat16}
+    fast = FastGenerator(tiny_qwen3_model(cfg=cfg), 40, max_batch_size=2,
+                         compile=False)
+    assert not fast.decoder.group_heads
+    assert FastGenerator(tiny_qwen3_model(), 40,
+                         compile=False).decoder.group_heads
+    token_ids, mask = left_pad([[1, 5, 9, 2, 7], [3, 8]], pad_token_id=0)
+    tokens, logits = [], {}
+    with torch.inference_mode():
+        for group_heads in (False, True):
+            fast.decoder.group_heads = group_heads
+            _, token = fast.prefill(token_ids, mask.bool())
+            steps = []
+            for i in range(6):
+                step_logits, greedy = fast.step(token)
+                if not group_heads:
+                    tokens.append(greedy)
+                token = tokens[i]  # the same tokens in, whatever a tie does
+                steps.append(step_logits.float())
+            logits[group_heads] = torch.stack(steps)
+    torch.testing.assert_close(logits[False], logits[True], atol=0.02,
+                               rtol=0)
+
+
 def test_int8_weights_round_to_the_nearest_step():
     weight = torch.randn(6, 40, generator=torch.Generator().manual_seed(0))
     weight[2] = 0  # a row of zeros stays zeros
