@@ -235,17 +235,24 @@ def stand_in_export(tmp_path, monkeypatch):
     return asked
 
 
+def stand_in_peer(tmp_path, monkeypatch, body, repeats=1, model=None):
+    """A ``LlamaCppPeer`` whose llama-bench runs ``body``."""
+    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
+        tmp_path / "llama-bench", body)))
+    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
+                                 new_tokens=8, threads=2, repeats=repeats)
+    return peer.LlamaCppPeer(
+        model or tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG), args)
+
+
 def test_a_float32_model_is_compared_with_an_f32_file_too(
         tmp_path, monkeypatch, stand_in_export):
     """On a CPU without bfloat16 instructions the model runs in float32:
     the same bytes per weight as an f32 GGUF."""
-    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
-        tmp_path / "llama-bench", LLAMA_BENCH_JSON)))
     model = tiny_qwen3_model(cfg={**SMALL_QWEN3_CONFIG,
                                   "dtype": torch.float32})
-    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
-                                 new_tokens=8, threads=2, repeats=1)
-    rows = peer.LlamaCppPeer(model, args).rows()
+    rows = stand_in_peer(tmp_path, monkeypatch, LLAMA_BENCH_JSON,
+                         model=model).rows()
     assert stand_in_export == ["f32", "bf16", "q8_0"]
     assert [row["gguf_type"] for row in rows] == stand_in_export
 
@@ -266,12 +273,7 @@ p, n = int(args[args.index("-p") + 1]), int(args[args.index("-n") + 1])
 print(json.dumps([{{"n_prompt": p, "n_gen": n,
                     "avg_ts": speeds[runs] if n else 80.5}}]))
 """
-    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
-        tmp_path / "llama-bench", body)))
-    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
-                                 new_tokens=8, threads=2, repeats=3)
-    llama_cpp = peer.LlamaCppPeer(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
-                                  args)
+    llama_cpp = stand_in_peer(tmp_path, monkeypatch, body, repeats=3)
     for _ in range(3):
         llama_cpp.decode_round()
     rows = llama_cpp.rows()
@@ -292,12 +294,7 @@ def test_a_type_that_fails_leaves_the_others(tmp_path, monkeypatch,
     kernel for it) costs that row only, with one line."""
     body = ('import signal, os\nif "q8_0" in " ".join(sys.argv): '
             "os.kill(os.getpid(), signal.SIGILL)\n" + LLAMA_BENCH_JSON)
-    monkeypatch.setenv("LLAMA_BENCH", str(fake_llama_bench(
-        tmp_path / "llama-bench", body)))
-    args = types.SimpleNamespace(llama_cpp_dir=tmp_path, pp=64,
-                                 new_tokens=8, threads=2, repeats=1)
-    llama_cpp = peer.LlamaCppPeer(tiny_qwen3_model(cfg=SMALL_QWEN3_CONFIG),
-                                  args)
+    llama_cpp = stand_in_peer(tmp_path, monkeypatch, body)
     llama_cpp.decode_round()
     llama_cpp.decode_round()  # the type left out is not run again
     rows = llama_cpp.rows()
