@@ -385,7 +385,8 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
                      # no table of autotuning's timings on stderr
                      config.autotune_num_choices_displayed,
                      config.max_autotune_report_choices_stats,
-                     config.max_autotune_gemm_backends))
+                     config.max_autotune_gemm_backends,
+                     config.cpp.gemm_cache_blocking))
         return graph.forward
 
     model = to_dtype(tiny_qwen3_model(), dtype)
@@ -407,10 +408,14 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     autotune = weights == "int8" or dtype == torch.bfloat16
     x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
     backends = "CPP" if weights == "int8" and x86 else "CPP,ATEN"
-    assert seen == [(True, False, autotune, 0, False, backends)] * 3
+    # A bfloat16 step's products read all of K at once (one row, no reuse)
+    blocking = "1,1,4096" if dtype == torch.bfloat16 else None
+    assert seen == [(True, False, autotune, 0, False, backends,
+                     blocking)] * 3
     assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
     assert not config.freezing and not config.max_autotune
+    assert config.cpp.gemm_cache_blocking is None
 
 
 @pytest.mark.parametrize(("capability", "weights", "backends"), [

@@ -70,8 +70,7 @@ class FastGenerator(Backend):
                 f"FastGenerator needs the book's Qwen3Model (from "
                 f"reasoning_from_scratch.qwen3), got "
                 f"{type(model).__name__}; pass the model itself, not "
-                "torch.compile(model)."
-            )
+                "torch.compile(model).")
         for name, value in (("max_seq_len", max_seq_len),
                             ("max_batch_size", max_batch_size)):
             check_non_negative_int(name, value)
@@ -80,8 +79,7 @@ class FastGenerator(Backend):
         if weights not in WEIGHTS:
             raise ValueError(
                 f"weights must be None (the model's own) or 'int8', got "
-                f"{weights!r}."
-            )
+                f"{weights!r}.")
         if not isinstance(compile_prefill, bool):
             raise TypeError(f"compile_prefill must be True or False, got "
                             f"{compile_prefill!r}.")
@@ -89,8 +87,7 @@ class FastGenerator(Backend):
             raise ValueError(
                 f"max_seq_len is {max_seq_len}, more than the model's "
                 f"context length of {model.cfg['context_length']}; use at "
-                "most that."
-            )
+                "most that.")
         self.model = model  # its training mode stays the caller's
         self.cache_owner = self
         self.max_seq_len = max_seq_len
@@ -161,17 +158,22 @@ class FastGenerator(Backend):
         kernels timed against aten's (``max_autotune``), quietly. On x86,
         int8 gets inductor's only: autotuning times aten's int8 kernel on
         cached weights, where it is fast, not read from memory as a step.
-        Dynamo reads ``freezing`` when it traces (not in options=...)."""
+        A step's rows reuse no weight: bfloat16 kernels read all of K at
+        once, not in blocks kept in L1 for reuse. Dynamo reads
+        ``freezing`` when it traces (not in options=...)."""
         on_cpu = self.device.type == "cpu"
         int8 = self.weights == "int8"
+        bf16 = self.model.tok_emb.weight.dtype == torch.bfloat16
         x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+        # (rows, columns, K) in register blocks; K clamped to the matrix's
+        whole_k = "1,1,4096" if bf16 and not int8 else None
         return torch._inductor.config.patch(
             freezing=on_cpu,
-            max_autotune=on_cpu and (
-                int8 or self.model.tok_emb.weight.dtype == torch.bfloat16),
+            max_autotune=on_cpu and (int8 or bf16),
             max_autotune_gemm_backends="CPP" if int8 and x86 else "CPP,ATEN",
             autotune_num_choices_displayed=0,
             max_autotune_report_choices_stats=False,
+            **{"cpp.gemm_cache_blocking": whole_k},
         )
 
     def warm_up(self, batch_size=1):

@@ -35,16 +35,14 @@ def check_checkpoint(path, read_values=True, cfg=QWEN_CONFIG_06_B):
         ) from exc
     if not isinstance(state, dict):
         raise CheckpointError(
-            f"it holds a {type(state).__name__}, not a state_dict"
-        )
+            f"it holds a {type(state).__name__}, not a state_dict")
     expected = expected_shapes(cfg)
     missing = sorted(expected.keys() - state.keys())
     extra = sorted(state.keys() - expected.keys())
     if missing or extra:
         raise CheckpointError(
             f"{len(missing)} keys missing (e.g. {missing[:2]}), "
-            f"{len(extra)} unexpected (e.g. {extra[:2]})"
-        )
+            f"{len(extra)} unexpected (e.g. {extra[:2]})")
     for key, shape in expected.items():
         tensor = state[key]
         if not isinstance(tensor, torch.Tensor):
