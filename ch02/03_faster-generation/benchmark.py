@@ -13,9 +13,9 @@ mode generates ``--new-tokens`` tokens. Each mode is warmed up first
 between the modes and the median of ``--repeats`` is reported.
 
 The limit: a decoding step reads every weight once, so tokens/sec cannot
-exceed the machine's read bandwidth (measured as STREAM does, the best
-read before and between the timed rounds) over a mode's bytes per token;
-each mode gets its share of it.
+exceed the machine's read bandwidth (measured as STREAM does, between
+every two timed runs) over a mode's bytes per token; each mode gets its
+share of it.
 ``--peers llama.cpp`` adds llama.cpp on the same weights, timed after
 each round (``llama_cpp_peer.py``); ``--profile``: where a fast step's
 time goes.
@@ -172,7 +172,7 @@ def bytes_per_token(model):
                if name != "tok_emb.weight")
 
 
-def read_bandwidth(device, repeats=10):
+def read_bandwidth(device, repeats=3):
     """Bytes per second the run's threads read from memory, as STREAM
     measures it: the best of ``repeats`` reads of a float32 array of four
     times the last-level cache (1 GiB at least), as a sum and as a
@@ -194,10 +194,14 @@ def peer_bytes(n_bytes, dtype, gguf_type):
                  * GGUF_BYTES_PER_WEIGHT[gguf_type])
 
 
-def share_of_limit(tokens_per_sec, n_bytes, bandwidth):
+def share_of_limit(runs, n_bytes, limits):
     """Percent of the read limit a mode reaches at its own ``n_bytes`` per
-    token; None above 100, where the limit is wrong, not the mode fast."""
-    share = round(100 * tokens_per_sec * n_bytes / bandwidth, 1)
+    token: the median over its ``runs`` (tokens/sec) of each run's share
+    of the bandwidth read beside it (``limits``, one per run); None above
+    100, where the limit is wrong, not the mode fast."""
+    share = round(100 * statistics.median(
+        speed * n_bytes / limit
+        for speed, limit in zip(runs, limits, strict=True)), 1)
     return share if share <= 100 else None
 
 
@@ -615,7 +619,6 @@ def main(argv=None):
     cfg, device, n = args.cfg, args.device, args.new_tokens
     model = seeded_model(cfg, seed=123).to(device).eval()
     n_bytes = bytes_per_token(model)
-    bandwidth = read_bandwidth(device)
     args.threads = torch.get_num_threads()
     hardware = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"{device.type} ({cpu_name()}: {cpu_kind()}), "
@@ -649,18 +652,30 @@ def main(argv=None):
         print(f"  warmed up {MODES[key]} in {warm[key]:.0f} s", flush=True)
     seconds = {key: [] for key in fns}
     memory = {key: None for key in fns}
+    # The machine's speed drifts within minutes: each timed run is held
+    # to the better of the reads just before and just after it
+    reads = [read_bandwidth(device)]
+    limits = {key: [] for key in [*fns, "llama.cpp"]}
+
+    def read_beside(key):
+        reads.append(read_bandwidth(device))
+        limits[key].append(max(reads[-2:]))
+
     for _ in range(args.repeats):
         for key, fn in fns.items():
             took, peak = timed(fn, prompt, n)
             seconds[key].append(took)
             memory[key] = peak
+            read_beside(key)
         if peer is not None:
             peer.decode_round()
-        # The machine's speed drifts: the limit is the run's best read
-        bandwidth = max(bandwidth, read_bandwidth(device, repeats=3))
-    print(f"Read bandwidth {bandwidth / 1e9:.1f} GB/s, the best read before "
-          f"and between the rounds: a limit of {bandwidth / n_bytes:.1f} "
-          "tokens/sec")
+            read_beside("llama.cpp")
+    bandwidth = statistics.median(reads)
+    print(f"Read bandwidth {bandwidth / 1e9:.1f} GB/s, the median of "
+          f"{len(reads)} reads, before and after each timed run (from "
+          f"{min(reads) / 1e9:.1f} to {max(reads) / 1e9:.1f}): a limit of "
+          f"{bandwidth / n_bytes:.1f} tokens/sec.\nA run's share is of the "
+          "better of the reads beside it.")
 
     best_book = max(
         (n / statistics.median(seconds[key]) for key in fns
@@ -670,7 +685,8 @@ def main(argv=None):
           f"{'vs book':>9}{'peak memory':>13}{'warm-up':>9}")
     for key in fns:
         speed = n / statistics.median(seconds[key])
-        share = share_of_limit(speed, mode_bytes[key], bandwidth)
+        share = share_of_limit([n / s for s in seconds[key]],
+                               mode_bytes[key], limits[key])
         ratio = speed / best_book if best_book else None
         peak = memory[key]
         results.append({
@@ -706,7 +722,8 @@ def main(argv=None):
             row["bytes_per_token"] = peer_bytes(n_bytes, cfg["dtype"],
                                                 row["gguf_type"])
             row["percent_of_limit"] = share_of_limit(
-                row["tokens_per_sec"], row["bytes_per_token"], bandwidth)
+                row["runs_tokens_per_sec"], row["bytes_per_token"],
+                limits["llama.cpp"])
             share = row["percent_of_limit"]
             print(f"{row['mode']:<38}{row['tokens_per_sec']:>11.1f}"
                   f"{f'{share:.0f}%' if share is not None else 'above!':>12}"
@@ -748,6 +765,7 @@ def main(argv=None):
             "new_tokens": n, "prompt_tokens": args.prompt_tokens,
             "bytes_per_token": n_bytes,
             "read_bandwidth_gb_s": round(bandwidth / 1e9, 2),
+            "reads_gb_s": [round(r / 1e9, 2) for r in reads],
             "profile_ms_per_token": profile,
             "modes": results, "prompt_reading": reading, "peers": peers,
             "int8_accuracy": accuracy,
@@ -758,9 +776,9 @@ def main(argv=None):
         }, indent=2) + "\n")
         print(f"Saved {args.json}")
     if args.plot is not None:
-        limits = {f"read limit at {b / 1e9:.2f} GB/token": bandwidth / b
-                  for b in sorted(set(mode_bytes.values()))}
-        plot(args.plot, results + peers, limits, batches, per_token,
+        lines = {f"read limit at {b / 1e9:.2f} GB/token": bandwidth / b
+                 for b in sorted(set(mode_bytes.values()))}
+        plot(args.plot, results + peers, lines, batches, per_token,
              f"{hardware}, {dtype_name(cfg['dtype'])}")
         print(f"Saved {args.plot}")
     return 0
