@@ -3,7 +3,10 @@ helpers.generate, in float32; bad input; the compile fallback."""
 
 import pytest
 import torch
+import torch._inductor.compile_fx  # noqa: F401 (before its code generation)
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
+from torch._inductor.codegen.cpp_micro_gemm import CppMicroGemmAMX
+from torch._inductor.utils import run_and_get_code
 
 from bad_input import BAD_IDS
 from helpers import (
@@ -15,6 +18,7 @@ from helpers.decoding import generate, generate_stream
 from helpers.dtype import to_dtype
 from helpers.fast import FastGenerator, decoder, generator
 from helpers.fast.decoder import _quantize_int8
+from helpers.fast.prefetch import LOOP_END, prefetching_weights
 from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
 
@@ -377,6 +381,8 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     first of a batch size, or after dynamo forgot its graphs), and for no
     other step."""
     seen, entered = [], []
+    graph_cache = torch._inductor.config.fx_graph_cache
+    template = CppMicroGemmAMX.TEMPLATE_KERNEL
 
     def spy(graph, example_inputs):  # a compiler that records, runs eagerly
         config = torch._inductor.config
@@ -386,7 +392,8 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
                      config.autotune_num_choices_displayed,
                      config.max_autotune_report_choices_stats,
                      config.max_autotune_gemm_backends,
-                     config.cpp.gemm_cache_blocking))
+                     config.cpp.gemm_cache_blocking, config.fx_graph_cache,
+                     "_mm_prefetch" in CppMicroGemmAMX.TEMPLATE_KERNEL))
         return graph.forward
 
     model = to_dtype(tiny_qwen3_model(), dtype)
@@ -408,14 +415,38 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     autotune = weights == "int8" or dtype == torch.bfloat16
     x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
     backends = "CPP" if weights == "int8" and x86 else "CPP,ATEN"
-    # A bfloat16 step's products read all of K at once (one row, no reuse)
-    blocking = "1,1,4096" if dtype == torch.bfloat16 else None
-    assert seen == [(True, False, autotune, 0, False, backends,
-                     blocking)] * 3
+    # A bfloat16 step's products read all of K at once (one row, no
+    # reuse) and prefetch it, which inductor's graph cache does not see
+    bf16 = dtype == torch.bfloat16 and weights is None
+    blocking = "1,1,4096" if bf16 else None
+    assert seen == [(True, False, autotune, 0, False, backends, blocking,
+                     graph_cache and not bf16, bf16)] * 3
     assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
     assert not config.freezing and not config.max_autotune
     assert config.cpp.gemm_cache_blocking is None
+    assert config.fx_graph_cache == graph_cache
+    assert CppMicroGemmAMX.TEMPLATE_KERNEL == template
+
+
+def test_the_amx_kernel_prefetches_its_weights_and_computes_the_same():
+    """The template this torch writes is the one the prefetch knows; a
+    bfloat16 product compiled to inductor's C++ kernel with it (on an AMX
+    CPU, that kernel) gives aten's result, and the template is restored."""
+    template = CppMicroGemmAMX.TEMPLATE_KERNEL
+    assert template.count(LOOP_END) == 1 and "_mm_prefetch" not in template
+    linear = torch.nn.Linear(1024, 256, bias=False).to(torch.bfloat16).eval()
+    x = torch.randn(1, 1024, dtype=torch.bfloat16)
+    torch._dynamo.reset()
+    with prefetching_weights(), torch._inductor.config.patch(
+            freezing=True, max_autotune=True, fx_graph_cache=False,
+            max_autotune_gemm_backends="CPP"), torch.no_grad():
+        out, code = run_and_get_code(torch.compile(linear), x)
+    torch._dynamo.reset()
+    assert CppMicroGemmAMX.TEMPLATE_KERNEL == template
+    torch.testing.assert_close(out, linear(x), rtol=1e-2, atol=1e-2)
+    if torch._C._cpu._is_amx_tile_supported():
+        assert "_mm_prefetch(ahead + i, _MM_HINT_T0)" in "".join(code)
 
 
 @pytest.mark.parametrize(("capability", "weights", "backends"), [

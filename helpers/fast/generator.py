@@ -9,6 +9,7 @@ with ``compile_prefill=True``, compiled once for every length. Where
 compiling fails it says so in one line and runs eagerly.
 """
 
+import contextlib
 import time
 
 import torch
@@ -22,6 +23,7 @@ from ..dtype import fastest_dtype
 from ..errors import one_line
 from ..timing import synchronize
 from .decoder import FastDecoder
+from .prefetch import prefetching_weights
 
 WEIGHTS = (None, "int8")
 # A step on a CPU attends over the positions written so far, rounded up
@@ -159,22 +161,28 @@ class FastGenerator(Backend):
         int8 gets inductor's only: autotuning times aten's int8 kernel on
         cached weights, where it is fast, not read from memory as a step.
         A step's rows reuse no weight: bfloat16 kernels read all of K at
-        once, not in blocks kept in L1 for reuse. Dynamo reads
+        once, not in blocks kept in L1 for reuse, and prefetch it (the
+        graph cache, blind to that, is off for them). Dynamo reads
         ``freezing`` when it traces (not in options=...)."""
         on_cpu = self.device.type == "cpu"
         int8 = self.weights == "int8"
         bf16 = self.model.tok_emb.weight.dtype == torch.bfloat16
         x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
-        # (rows, columns, K) in register blocks; K clamped to the matrix's
-        whole_k = "1,1,4096" if bf16 and not int8 else None
-        return torch._inductor.config.patch(
+        stack, bf16_step = contextlib.ExitStack(), {}
+        if on_cpu and bf16 and not int8:
+            stack.enter_context(prefetching_weights())
+            # (rows, columns, K) in register blocks, K clamped to its size
+            bf16_step = {"cpp.gemm_cache_blocking": "1,1,4096",
+                         "fx_graph_cache": False}
+        stack.enter_context(torch._inductor.config.patch(
             freezing=on_cpu,
             max_autotune=on_cpu and (int8 or bf16),
             max_autotune_gemm_backends="CPP" if int8 and x86 else "CPP,ATEN",
             autotune_num_choices_displayed=0,
             max_autotune_report_choices_stats=False,
-            **{"cpp.gemm_cache_blocking": whole_k},
-        )
+            **bf16_step,
+        ))
+        return stack
 
     def warm_up(self, batch_size=1):
         """Compile for ``batch_size`` rows (the first call is slow);
