@@ -168,19 +168,19 @@ class FastGenerator(Backend):
         int8 = self.weights == "int8"
         bf16 = self.model.tok_emb.weight.dtype == torch.bfloat16
         x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
-        stack, bf16_step = contextlib.ExitStack(), {}
+        stack, bf16_options = contextlib.ExitStack(), {}
         if on_cpu and bf16 and not int8:
             stack.enter_context(prefetching_weights())
             # (rows, columns, K) in register blocks, K clamped to its size
-            bf16_step = {"cpp.gemm_cache_blocking": "1,1,4096",
-                         "fx_graph_cache": False}
+            bf16_options = {"cpp.gemm_cache_blocking": "1,1,4096",
+                            "fx_graph_cache": False}
         stack.enter_context(torch._inductor.config.patch(
             freezing=on_cpu,
             max_autotune=on_cpu and (int8 or bf16),
             max_autotune_gemm_backends="CPP" if int8 and x86 else "CPP,ATEN",
             autotune_num_choices_displayed=0,
             max_autotune_report_choices_stats=False,
-            **bf16_step,
+            **bf16_options,
         ))
         return stack
 
