@@ -393,7 +393,8 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
                      config.max_autotune_report_choices_stats,
                      config.max_autotune_gemm_backends,
                      config.cpp.gemm_cache_blocking, config.fx_graph_cache,
-                     "_mm_prefetch" in CppMicroGemmAMX.TEMPLATE_KERNEL))
+                     "_mm_prefetch" in CppMicroGemmAMX.TEMPLATE_KERNEL,
+                     config.cpp.weight_prepack))
         return graph.forward
 
     model = to_dtype(tiny_qwen3_model(), dtype)
@@ -419,14 +420,29 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     # reuse) and prefetch it, which inductor's graph cache does not see
     bf16 = dtype == torch.bfloat16 and weights is None
     blocking = "1,1,4096" if bf16 else None
+    # Float32 weights stay the model's, not packed into a copy
     assert seen == [(True, False, autotune, 0, False, backends, blocking,
-                     graph_cache and not bf16, bf16)] * 3
+                     graph_cache and not bf16, bf16, autotune)] * 3
     assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
     assert not config.freezing and not config.max_autotune
     assert config.cpp.gemm_cache_blocking is None
-    assert config.fx_graph_cache == graph_cache
+    assert config.fx_graph_cache == graph_cache and config.cpp.weight_prepack
     assert CppMicroGemmAMX.TEMPLATE_KERNEL == template
+
+
+def test_a_float32_step_reads_the_models_own_weights(tiny_model):
+    """Frozen float32 weights are not packed into a copy for MKL or oneDNN
+    (as much memory again, no faster): the step's products are aten's on
+    the model's weights."""
+    torch._dynamo.reset()
+    fast = FastGenerator(tiny_model, max_seq_len=12)
+    _, code = run_and_get_code(fast.warm_up)
+    code = "".join(code)
+    assert "extern_kernels.mm(" in code
+    assert "_mkl_linear" not in code and "_linear_pointwise" not in code
+    out = fast.generate(PROMPT, 5)
+    assert torch.equal(out, generate_text_basic_cache(tiny_model, PROMPT, 5))
 
 
 def test_the_amx_kernel_prefetches_its_weights_and_computes_the_same():

@@ -3,10 +3,10 @@
 
 It holds a ``FastDecoder`` of the model, the position in its cache, and
 the compile policy: the decoding step compiled once with static shapes
-(a CUDA graph on CUDA; on a CPU frozen, its weights repacked for the
-faster of oneDNN's and inductor's matrix kernels), the prompt eager or,
-with ``compile_prefill=True``, compiled once for every length. Where
-compiling fails it says so in one line and runs eagerly.
+(a CUDA graph on CUDA; on a CPU frozen, bfloat16 and int8 weights
+repacked for the faster of oneDNN's and inductor's matrix kernels), the
+prompt eager or, with ``compile_prefill=True``, compiled once for every
+length. Where compiling fails it says so in one line and runs eagerly.
 """
 
 import contextlib
@@ -155,32 +155,33 @@ class FastGenerator(Backend):
                              mode=mode)
 
     def _compile_options(self):
-        """Inductor's settings while the step compiles: on a CPU frozen
-        weights and, for int8 or bfloat16 weights, inductor's C++ matrix
-        kernels timed against aten's (``max_autotune``), quietly. On x86,
-        int8 gets inductor's only: autotuning times aten's int8 kernel on
-        cached weights, where it is fast, not read from memory as a step.
-        A step's rows reuse no weight: bfloat16 kernels read all of K at
-        once, not in blocks kept in L1 for reuse, and prefetch it (the
-        graph cache, blind to that, is off for them). Dynamo reads
-        ``freezing`` when it traces (not in options=...)."""
+        """Inductor's settings while the step compiles, on a CPU: frozen
+        weights; float32 ones stay the model's (a copy packed for oneDNN or
+        MKL is no faster and as large again); int8 and bfloat16 ones go to
+        inductor's C++ kernels timed against aten's (``max_autotune``),
+        quietly, and on x86 int8 to inductor's only (autotuning times
+        aten's on cached weights, not read from memory as in a step). Rows
+        reuse no weight: bfloat16 kernels read all of K at once and
+        prefetch it (the graph cache, blind to that, is off for them).
+        Dynamo reads ``freezing`` when it traces (not in options=...)."""
         on_cpu = self.device.type == "cpu"
         int8 = self.weights == "int8"
         bf16 = self.model.tok_emb.weight.dtype == torch.bfloat16
         x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
-        stack, bf16_options = contextlib.ExitStack(), {}
+        stack, options = contextlib.ExitStack(), {
+            "cpp.weight_prepack": int8 or bf16}
         if on_cpu and bf16 and not int8:
             stack.enter_context(prefetching_weights())
             # (rows, columns, K) in register blocks, K clamped to its size
-            bf16_options = {"cpp.gemm_cache_blocking": "1,1,4096",
-                            "fx_graph_cache": False}
+            options |= {"cpp.gemm_cache_blocking": "1,1,4096",
+                        "fx_graph_cache": False}
         stack.enter_context(torch._inductor.config.patch(
             freezing=on_cpu,
             max_autotune=on_cpu and (int8 or bf16),
             max_autotune_gemm_backends="CPP" if int8 and x86 else "CPP,ATEN",
             autotune_num_choices_displayed=0,
             max_autotune_report_choices_stats=False,
-            **bf16_options,
+            **options,
         ))
         return stack
 
