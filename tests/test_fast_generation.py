@@ -1,11 +1,17 @@
 """FastGenerator: the same tokens as the book's loop and as
 helpers.generate, in float32; bad input; the compile fallback."""
 
+import contextlib
+
 import pytest
 import torch
 import torch._inductor.compile_fx  # noqa: F401 (before its code generation)
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
-from torch._inductor.codegen.cpp_micro_gemm import CppMicroGemmAMX
+from torch._inductor.codegen.cpp_micro_gemm import (
+    CppMicroGemmAMX,
+    CppMicroGemmFP32Vec,
+    micro_gemm_configs,
+)
 from torch._inductor.utils import run_and_get_code
 
 from bad_input import BAD_IDS
@@ -17,8 +23,8 @@ from helpers import (
 from helpers.decoding import generate, generate_stream
 from helpers.dtype import to_dtype
 from helpers.fast import FastGenerator, decoder, generator
+from helpers.fast.cpu_kernels import LOOP_END, one_row_kernels
 from helpers.fast.decoder import _quantize_int8
-from helpers.fast.prefetch import LOOP_END, prefetching_weights
 from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
 
@@ -383,6 +389,7 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     seen, entered = [], []
     graph_cache = torch._inductor.config.fx_graph_cache
     template = CppMicroGemmAMX.TEMPLATE_KERNEL
+    configs = list(micro_gemm_configs[CppMicroGemmFP32Vec])
 
     def spy(graph, example_inputs):  # a compiler that records, runs eagerly
         config = torch._inductor.config
@@ -394,7 +401,9 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
                      config.max_autotune_gemm_backends,
                      config.cpp.gemm_cache_blocking, config.fx_graph_cache,
                      "_mm_prefetch" in CppMicroGemmAMX.TEMPLATE_KERNEL,
-                     config.cpp.weight_prepack))
+                     len(micro_gemm_configs[CppMicroGemmFP32Vec])
+                     - len(configs), config.post_grad_custom_post_pass
+                     is not None, config.cpp.weight_prepack))
         return graph.forward
 
     model = to_dtype(tiny_qwen3_model(), dtype)
@@ -416,19 +425,23 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     autotune = weights == "int8" or dtype == torch.bfloat16
     x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
     backends = "CPP" if weights == "int8" and x86 else "CPP,ATEN"
-    # A bfloat16 step's products read all of K at once (one row, no
-    # reuse) and prefetch it, which inductor's graph cache does not see
+    # Their kernels are fitted to one row (AMX's prefetch, 4 register
+    # blocks, a pass that puts them into the graph cache's key); a
+    # bfloat16 step's products read all of K at once (no reuse)
     bf16 = dtype == torch.bfloat16 and weights is None
     blocking = "1,1,4096" if bf16 else None
     # Float32 weights stay the model's, not packed into a copy
     assert seen == [(True, False, autotune, 0, False, backends, blocking,
-                     graph_cache and not bf16, bf16, autotune)] * 3
+                     graph_cache, autotune, 4 * autotune, autotune,
+                     autotune)] * 3
     assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
     assert not config.freezing and not config.max_autotune
     assert config.cpp.gemm_cache_blocking is None
     assert config.fx_graph_cache == graph_cache and config.cpp.weight_prepack
     assert CppMicroGemmAMX.TEMPLATE_KERNEL == template
+    assert micro_gemm_configs[CppMicroGemmFP32Vec] == configs
+    assert config.post_grad_custom_post_pass is None
 
 
 def test_a_float32_step_reads_the_models_own_weights(tiny_model):
@@ -454,7 +467,7 @@ def test_the_amx_kernel_prefetches_its_weights_and_computes_the_same():
     linear = torch.nn.Linear(1024, 256, bias=False).to(torch.bfloat16).eval()
     x = torch.randn(1, 1024, dtype=torch.bfloat16)
     torch._dynamo.reset()
-    with prefetching_weights(), torch._inductor.config.patch(
+    with one_row_kernels(), torch._inductor.config.patch(
             freezing=True, max_autotune=True, fx_graph_cache=False,
             max_autotune_gemm_backends="CPP"), torch.no_grad():
         out, code = run_and_get_code(torch.compile(linear), x)
@@ -463,6 +476,41 @@ def test_the_amx_kernel_prefetches_its_weights_and_computes_the_same():
     torch.testing.assert_close(out, linear(x), rtol=1e-2, atol=1e-2)
     if torch._C._cpu._is_amx_tile_supported():
         assert "_mm_prefetch(ahead + i, _MM_HINT_T0)" in "".join(code)
+
+
+@pytest.mark.skipif(
+    torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
+    reason="the one-row register blocks are for x86's vector kernels")
+def test_a_one_row_int8_product_takes_a_wide_register_block():
+    """A one-row product with int8 weights compiled inside
+    ``one_row_kernels`` is inductor's kernel for 1 row x 8 vectors of
+    columns, and gives aten's int8 kernel's result. More rows, or the
+    same graph compiled outside (inductor's graph cache tells them
+    apart), keep inductor's own blocks; its configurations are
+    restored."""
+    configs = list(micro_gemm_configs[CppMicroGemmFP32Vec])
+    product = torch.nn.Module()  # frozen buffers: constants to compile
+    weight, scale = _quantize_int8(torch.randn(256, 128))
+    product.register_buffer("weight", weight)
+    product.register_buffer("scale", scale.to(torch.bfloat16))
+    product.forward = lambda x: torch.ops.aten._weight_int8pack_mm(
+        x, product.weight, product.scale)
+    columns = 128 if torch.backends.cpu.get_cpu_capability() == "AVX512" \
+        else 64
+    for fitted, rows in ((True, 1), (False, 1), (True, 2)):
+        x = torch.randn(rows, 128, dtype=torch.bfloat16)
+        torch._dynamo.reset()
+        with (one_row_kernels() if fitted else contextlib.nullcontext()), \
+                torch._inductor.config.patch(
+                    freezing=True, max_autotune=True, fx_graph_cache=True,
+                    max_autotune_gemm_backends="CPP"), torch.no_grad():
+            out, code = run_and_get_code(torch.compile(product), x)
+        code = "".join(code)
+        assert f"_kernel<{rows}, " in code
+        assert (f"_kernel<1, {columns}, " in code) == (fitted and rows == 1)
+        torch.testing.assert_close(out, product(x), rtol=1e-2, atol=1e-2)
+    torch._dynamo.reset()
+    assert micro_gemm_configs[CppMicroGemmFP32Vec] == configs
 
 
 @pytest.mark.parametrize(("capability", "weights", "backends"), [

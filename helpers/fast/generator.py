@@ -22,8 +22,8 @@ from ..decoding.validation import check_non_negative_int
 from ..dtype import fastest_dtype
 from ..errors import one_line
 from ..timing import synchronize
+from .cpu_kernels import one_row_kernels
 from .decoder import FastDecoder
-from .prefetch import prefetching_weights
 
 WEIGHTS = (None, "int8")
 # A step on a CPU attends over the positions written so far, rounded up
@@ -160,21 +160,21 @@ class FastGenerator(Backend):
         MKL is no faster and as large again); int8 and bfloat16 ones go to
         inductor's C++ kernels timed against aten's (``max_autotune``),
         quietly, and on x86 int8 to inductor's only (autotuning times
-        aten's on cached weights, not read from memory as in a step). Rows
-        reuse no weight: bfloat16 kernels read all of K at once and
-        prefetch it (the graph cache, blind to that, is off for them).
-        Dynamo reads ``freezing`` when it traces (not in options=...)."""
+        aten's on cached weights, not read from memory as in a step). Their
+        kernels are fitted to one row (``one_row_kernels``); rows reuse no
+        weight, so bfloat16 ones read all of K at once. Dynamo reads
+        ``freezing`` when it traces (not in options=...)."""
         on_cpu = self.device.type == "cpu"
         int8 = self.weights == "int8"
         bf16 = self.model.tok_emb.weight.dtype == torch.bfloat16
         x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
         stack, options = contextlib.ExitStack(), {
             "cpp.weight_prepack": int8 or bf16}
+        if on_cpu and (int8 or bf16):
+            stack.enter_context(one_row_kernels())
         if on_cpu and bf16 and not int8:
-            stack.enter_context(prefetching_weights())
             # (rows, columns, K) in register blocks, K clamped to its size
-            options |= {"cpp.gemm_cache_blocking": "1,1,4096",
-                        "fx_graph_cache": False}
+            options["cpp.gemm_cache_blocking"] = "1,1,4096"
         stack.enter_context(torch._inductor.config.patch(
             freezing=on_cpu,
             max_autotune=on_cpu and (int8 or bf16),
