@@ -7,15 +7,21 @@ rows. Inside ``one_row_kernels()``:
 - its AMX kernel (bfloat16 on Intel CPUs with AMX) loads a tile of
   weights only when it multiplies it (its source leaves the prefetch as
   a TODO): it asks for them 16 KiB ahead, so a core has reads in flight;
-- its vector kernels (int8 weights; bfloat16 without AMX) give one row
-  a block of eight registers of columns, not two, so that each
-  multiply-add need not wait for the one before.
+- its vector kernels (int8 weights; bfloat16 on other CPUs) give one
+  row a block of eight registers of columns, not two, so that each
+  multiply-add need not wait for the one before;
+- bfloat16 weights on a CPU with AVX-512 BF16 and no AMX go to a kernel
+  of our own (``DOT``) on ``vdpbf16ps``, which multiplies and adds 32
+  pairs of bfloat16 in one instruction, with no conversion to float32
+  (inductor's vector kernel converts every weight first), and reads
+  ahead as above: the product keeps pace with memory.
 
 Inductor's graph cache reads no template: a pass that changes nothing
 puts this file into its key.
 """
 
 import contextlib
+import functools
 
 import torch
 
@@ -50,6 +56,77 @@ def _one_row_configs():
             for config in generate_gemm_config(
                 isa, [(1, columns, block_k)], torch.bfloat16, weights,
                 torch.float, torch.float, extra_check=_one_row)]
+
+
+# One row times a block of K x 128 bfloat16 weights, packed in pairs of
+# rows (VNNI2: the weights of rows k and k + 1 side by side), into eight
+# registers of float32 sums; a weight is read 16 KiB before it is used,
+# as in the AMX kernel
+DOT = r"""
+template <bool accum>
+__attribute__((target("avx512bf16"))) void {{kernel_name}}_dot(
+    const {{input_t}}* A, const {{input2_t}}* B, float* C, int64_t K) {
+    __m512 c[8];
+    for (int i = 0; i < 8; i++) {
+        c[i] = accum ? _mm512_loadu_ps(C + 16 * i) : _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; k += 2) {
+        int32_t pair;  // A[k] and A[k + 1], in every lane
+        std::memcpy(&pair, A + k, sizeof(pair));
+        auto a = (__m512bh)_mm512_set1_epi32(pair);
+        for (int i = 0; i < 8; i++) {
+            auto b = B + k * 128 + 32 * i;
+            _mm_prefetch((const char*)b + 16384, _MM_HINT_T0);
+            auto w = (__m512bh)_mm512_loadu_si512(b);
+            c[i] = _mm512_dpbf16_ps(c[i], a, w);
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        _mm512_storeu_ps(C + 16 * i, c[i]);
+    }
+}
+
+{{declare_kernel}} {
+    // inductor packs constant weights in blocks (bf16 templates take no
+    // other weights), and calls this once per block
+    {{kernel.assert_function}}(M == 1 && N == 128 && ldb == 128,
+                               "one row, one packed block");
+    {{kernel_name}}_dot<accum>(A, B, C, K);
+}
+"""
+
+
+def _bf16_dot(config, m, n, k, *args, vec_isa, **kwargs):
+    """One row of bfloat16 on a CPU with AVX-512 BF16 (inductor builds
+    for it on Linux and macOS)."""
+    return (vec_isa.is_avx512_bf16_supported()
+            and _one_row(config, m, n, k, **kwargs))
+
+
+@functools.cache
+def _dot_kernel():
+    """Inductor's micro-kernel class for ``DOT``, and its one config
+    (AVX-512; on AMX CPUs the AMX kernel ranks first)."""
+    from torch._inductor.codegen.common import KernelTemplate
+    from torch._inductor.codegen.cpp_micro_gemm import (
+        CppMicroGemm,
+        LayoutType,
+        generate_gemm_config,
+    )
+    from torch._inductor.cpu_vec_isa import VecAVX512
+
+    class CppMicroGemmBF16Dot(CppMicroGemm):
+        def codegen_define(self, kernel):
+            return KernelTemplate._template_from_string(DOT).render(
+                declare_kernel=self.get_kernel_declaration(), kernel=kernel,
+                **self.get_common_options())
+
+        def get_b_layout(self):
+            return LayoutType.VNNI2
+
+    return CppMicroGemmBF16Dot, generate_gemm_config(
+        VecAVX512, [(1, 128, 2)], torch.bfloat16, torch.bfloat16,
+        torch.float, torch.float, extra_check=_bf16_dot)
 
 
 def _cache_key():
@@ -88,6 +165,8 @@ def one_row_kernels():
         CppMicroGemmAMX.TEMPLATE_KERNEL = template.replace(
             LOOP_END, PREFETCH + LOOP_END)
     configs.extend(_one_row_configs())
+    dot, dot_configs = _dot_kernel()
+    added = micro_gemm_configs.setdefault(dot, dot_configs) is dot_configs
     try:
         with torch._inductor.config.patch(
                 post_grad_custom_post_pass=_cache_key()):
@@ -95,3 +174,5 @@ def one_row_kernels():
     finally:
         CppMicroGemmAMX.TEMPLATE_KERNEL = template
         configs[:] = before
+        if added:
+            del micro_gemm_configs[dot]
