@@ -2,7 +2,6 @@
 helpers.generate, in float32; bad input; the compile fallback."""
 
 import contextlib
-import sys
 
 import pytest
 import torch
@@ -390,6 +389,7 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     seen, entered = [], []
     graph_cache = torch._inductor.config.fx_graph_cache
     template = CppMicroGemmAMX.TEMPLATE_KERNEL
+    vector = CppMicroGemmFP32Vec.TEMPLATE_KERNEL
     configs = list(micro_gemm_configs[CppMicroGemmFP32Vec])
     kernels = len(micro_gemm_configs)
 
@@ -403,6 +403,7 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
                      config.max_autotune_gemm_backends,
                      config.cpp.gemm_cache_blocking, config.fx_graph_cache,
                      "_mm_prefetch" in CppMicroGemmAMX.TEMPLATE_KERNEL,
+                     "16384" in CppMicroGemmFP32Vec.TEMPLATE_KERNEL,
                      len(micro_gemm_configs[CppMicroGemmFP32Vec])
                      - len(configs), len(micro_gemm_configs) - kernels,
                      config.post_grad_custom_post_pass is not None,
@@ -428,22 +429,23 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     autotune = weights == "int8" or dtype == torch.bfloat16
     x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
     backends = "CPP" if weights == "int8" and x86 else "CPP,ATEN"
-    # Their kernels are fitted to one row (AMX's prefetch, 4 register
-    # blocks, the bfloat16 dot kernel, a pass that puts them into the
-    # graph cache's key); a
+    # Their kernels are fitted to one row (reads ahead in AMX's and the
+    # vector kernel, 4 register blocks, the bfloat16 dot kernel, a pass
+    # that puts them into the graph cache's key); a
     # bfloat16 step's products read all of K at once (no reuse)
     bf16 = dtype == torch.bfloat16 and weights is None
     blocking = "1,1,4096" if bf16 else None
     # Float32 weights stay the model's, not packed into a copy
     assert seen == [(True, False, autotune, 0, False, backends, blocking,
-                     graph_cache, autotune, 4 * autotune, int(autotune),
-                     autotune, autotune)] * 3
+                     graph_cache, autotune, autotune, 4 * autotune,
+                     int(autotune), autotune, autotune)] * 3
     assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
     assert not config.freezing and not config.max_autotune
     assert config.cpp.gemm_cache_blocking is None
     assert config.fx_graph_cache == graph_cache and config.cpp.weight_prepack
     assert CppMicroGemmAMX.TEMPLATE_KERNEL == template
+    assert CppMicroGemmFP32Vec.TEMPLATE_KERNEL == vector
     assert micro_gemm_configs[CppMicroGemmFP32Vec] == configs
     assert len(micro_gemm_configs) == kernels
     assert config.post_grad_custom_post_pass is None
@@ -518,23 +520,34 @@ def test_a_one_row_int8_product_takes_a_wide_register_block():
     assert micro_gemm_configs[CppMicroGemmFP32Vec] == configs
 
 
-@pytest.mark.skipif(
-    not torch.cpu._is_avx512_bf16_supported() or sys.platform == "win32",
-    reason="the dot kernel is for x86 CPUs with AVX-512 BF16")
-def test_a_one_row_bfloat16_product_without_amx_takes_the_dot_kernel(
-        monkeypatch):
+@pytest.mark.parametrize("kind", ["AVX-512 BF16", "AVX2"])
+def test_a_one_row_bfloat16_product_takes_a_kernel_that_reads_ahead(
+        kind, monkeypatch):
     """On a CPU with AVX-512 BF16 and no AMX (told so here), a one-row
     bfloat16 product compiled inside ``one_row_kernels`` is the
-    ``vdpbf16ps`` kernel and gives aten's result; two rows, or the same
-    graph compiled outside, keep inductor's kernels; the kernel leaves
-    inductor's registry on leaving."""
+    ``vdpbf16ps`` kernel; with AVX2, inductor's for 1 row x 8 vectors;
+    both read weights ahead and give aten's result. Two rows keep
+    inductor's blocks; the same graph compiled outside, inductor's own
+    kernels; its templates and registry are restored. (The graph cache
+    cannot see the CPU told here: off.)"""
     from torch._inductor import cpu_vec_isa
     from torch._inductor.codegen import cpp_micro_gemm
 
-    isa = next(isa for isa in cpu_vec_isa.valid_vec_isa_list()
-               if not isinstance(isa, cpu_vec_isa.VecAMX))  # as on this CPU
-    assert isa.is_avx512_bf16_supported()
+    def wanted(isa):
+        if kind == "AVX2":
+            return type(isa) is cpu_vec_isa.VecAVX2
+        return (isinstance(isa, cpu_vec_isa.VecAVX512)
+                and isa.is_avx512_bf16_supported())
+
+    isa = next((isa for isa in cpu_vec_isa.valid_vec_isa_list()
+                if not isinstance(isa, cpu_vec_isa.VecAMX) and wanted(isa)),
+               None)
+    if isa is None:
+        pytest.skip(f"inductor builds no {kind} kernels here")
     monkeypatch.setattr(cpp_micro_gemm, "pick_vec_isa", lambda: isa)
+    kernel = "_dpbf16_ps(" if kind == "AVX-512 BF16" else "_kernel<1, 64, "
+    templates = CppMicroGemmAMX.TEMPLATE_KERNEL, \
+        CppMicroGemmFP32Vec.TEMPLATE_KERNEL
     kernels = dict(micro_gemm_configs)
     linear = torch.nn.Linear(512, 256, bias=False).to(torch.bfloat16).eval()
     for fitted, rows in ((True, 1), (False, 1), (True, 2)):
@@ -542,13 +555,17 @@ def test_a_one_row_bfloat16_product_without_amx_takes_the_dot_kernel(
         torch._dynamo.reset()
         with (one_row_kernels() if fitted else contextlib.nullcontext()), \
                 torch._inductor.config.patch(
-                    freezing=True, max_autotune=True, fx_graph_cache=True,
+                    freezing=True, max_autotune=True, fx_graph_cache=False,
                     max_autotune_gemm_backends="CPP"), torch.no_grad():
             out, code = run_and_get_code(torch.compile(linear), x)
-        assert ("_dpbf16_ps(" in "".join(code)) == (fitted and rows == 1)
+        code = "".join(code)
+        assert (kernel in code) == (fitted and rows == 1)
+        assert ("_mm_prefetch((const char*)" in code) == fitted
         torch.testing.assert_close(out, linear(x), rtol=1e-2, atol=1e-2)
     torch._dynamo.reset()
     assert micro_gemm_configs == kernels
+    assert (CppMicroGemmAMX.TEMPLATE_KERNEL,
+            CppMicroGemmFP32Vec.TEMPLATE_KERNEL) == templates
 
 
 @pytest.mark.parametrize(("capability", "weights", "backends"), [

@@ -7,7 +7,9 @@ rows. Inside ``one_row_kernels()``:
 - its AMX kernel (bfloat16 on Intel CPUs with AMX) loads a tile of
   weights only when it multiplies it (its source leaves the prefetch as
   a TODO): it asks for them 16 KiB ahead, so a core has reads in flight;
-- its vector kernels (int8 weights; bfloat16 on other CPUs) give one
+  so does its vector kernel for bfloat16 weights (CPUs without AMX or
+  AVX-512 BF16);
+- its vector kernels (int8 weights; bfloat16 on those CPUs) give one
   row a block of eight registers of columns, not two, so that each
   multiply-add need not wait for the one before;
 - bfloat16 weights on a CPU with AVX-512 BF16 and no AMX go to a kernel
@@ -56,6 +58,19 @@ def _one_row_configs():
             for config in generate_gemm_config(
                 isa, [(1, columns, block_k)], torch.bfloat16, weights,
                 torch.float, torch.float, extra_check=_one_row)]
+
+
+# Where inductor's vector kernel loads bfloat16 weights, and a read of
+# the same line 16 KiB ahead (once per cache line)
+VEC_LOAD = """\
+            auto b = VectorizedIn::loadu(B + k * ldb + col * VLEN, VLEN);
+"""
+VEC_PREFETCH = """\
+            if constexpr (col * VLEN * sizeof(*B) % 64 == 0) {
+                _mm_prefetch((const char*)(B + k * ldb + col * VLEN) + 16384,
+                             _MM_HINT_T0);
+            }
+"""
 
 
 # One row times a block of K x 128 bfloat16 weights, packed in pairs of
@@ -159,11 +174,15 @@ def one_row_kernels():
     )
 
     template = CppMicroGemmAMX.TEMPLATE_KERNEL
+    vector = CppMicroGemmFP32Vec.TEMPLATE_KERNEL
     configs = micro_gemm_configs[CppMicroGemmFP32Vec]
     before = list(configs)
     if template.count(LOOP_END) == 1:
         CppMicroGemmAMX.TEMPLATE_KERNEL = template.replace(
             LOOP_END, PREFETCH + LOOP_END)
+    if vector.count(VEC_LOAD) == 1:
+        CppMicroGemmFP32Vec.TEMPLATE_KERNEL = vector.replace(
+            VEC_LOAD, VEC_PREFETCH + VEC_LOAD)
     configs.extend(_one_row_configs())
     dot, dot_configs = _dot_kernel()
     added = micro_gemm_configs.setdefault(dot, dot_configs) is dot_configs
@@ -173,6 +192,7 @@ def one_row_kernels():
             yield
     finally:
         CppMicroGemmAMX.TEMPLATE_KERNEL = template
+        CppMicroGemmFP32Vec.TEMPLATE_KERNEL = vector
         configs[:] = before
         if added:
             del micro_gemm_configs[dot]
