@@ -465,6 +465,20 @@ def test_a_float32_step_reads_the_models_own_weights(tiny_model):
     assert torch.equal(out, generate_text_basic_cache(tiny_model, PROMPT, 5))
 
 
+def one_product(module, rows, in_features, fitted, graph_cache):
+    """``module`` on random rows compiled frozen to inductor's C++
+    kernels, inside ``one_row_kernels`` if ``fitted``: (result, code)."""
+    x = torch.randn(rows, in_features, dtype=torch.bfloat16)
+    torch._dynamo.reset()
+    with (one_row_kernels() if fitted else contextlib.nullcontext()), \
+            torch._inductor.config.patch(
+                freezing=True, max_autotune=True, fx_graph_cache=graph_cache,
+                max_autotune_gemm_backends="CPP"), torch.no_grad():
+        out, code = run_and_get_code(torch.compile(module), x)
+    torch.testing.assert_close(out, module(x), rtol=1e-2, atol=1e-2)
+    return "".join(code)
+
+
 def test_the_amx_kernel_prefetches_its_weights_and_computes_the_same():
     """The template this torch writes is the one the prefetch knows; a
     bfloat16 product compiled to inductor's C++ kernel with it (on an AMX
@@ -472,17 +486,11 @@ def test_the_amx_kernel_prefetches_its_weights_and_computes_the_same():
     template = CppMicroGemmAMX.TEMPLATE_KERNEL
     assert template.count(LOOP_END) == 1 and "_mm_prefetch" not in template
     linear = torch.nn.Linear(1024, 256, bias=False).to(torch.bfloat16).eval()
-    x = torch.randn(1, 1024, dtype=torch.bfloat16)
-    torch._dynamo.reset()
-    with one_row_kernels(), torch._inductor.config.patch(
-            freezing=True, max_autotune=True, fx_graph_cache=False,
-            max_autotune_gemm_backends="CPP"), torch.no_grad():
-        out, code = run_and_get_code(torch.compile(linear), x)
+    code = one_product(linear, 1, 1024, True, graph_cache=False)
     torch._dynamo.reset()
     assert CppMicroGemmAMX.TEMPLATE_KERNEL == template
-    torch.testing.assert_close(out, linear(x), rtol=1e-2, atol=1e-2)
     if torch._C._cpu._is_amx_tile_supported():
-        assert "_mm_prefetch(ahead + i, _MM_HINT_T0)" in "".join(code)
+        assert "_mm_prefetch(ahead + i, _MM_HINT_T0)" in code
 
 
 @pytest.mark.skipif(
@@ -505,17 +513,9 @@ def test_a_one_row_int8_product_takes_a_wide_register_block():
     columns = 128 if torch.backends.cpu.get_cpu_capability() == "AVX512" \
         else 64
     for fitted, rows in ((True, 1), (False, 1), (True, 2)):
-        x = torch.randn(rows, 128, dtype=torch.bfloat16)
-        torch._dynamo.reset()
-        with (one_row_kernels() if fitted else contextlib.nullcontext()), \
-                torch._inductor.config.patch(
-                    freezing=True, max_autotune=True, fx_graph_cache=True,
-                    max_autotune_gemm_backends="CPP"), torch.no_grad():
-            out, code = run_and_get_code(torch.compile(product), x)
-        code = "".join(code)
+        code = one_product(product, rows, 128, fitted, graph_cache=True)
         assert f"_kernel<{rows}, " in code
         assert (f"_kernel<1, {columns}, " in code) == (fitted and rows == 1)
-        torch.testing.assert_close(out, product(x), rtol=1e-2, atol=1e-2)
     torch._dynamo.reset()
     assert micro_gemm_configs[CppMicroGemmFP32Vec] == configs
 
@@ -551,17 +551,9 @@ def test_a_one_row_bfloat16_product_takes_a_kernel_that_reads_ahead(
     kernels = dict(micro_gemm_configs)
     linear = torch.nn.Linear(512, 256, bias=False).to(torch.bfloat16).eval()
     for fitted, rows in ((True, 1), (False, 1), (True, 2)):
-        x = torch.randn(rows, 512, dtype=torch.bfloat16)
-        torch._dynamo.reset()
-        with (one_row_kernels() if fitted else contextlib.nullcontext()), \
-                torch._inductor.config.patch(
-                    freezing=True, max_autotune=True, fx_graph_cache=False,
-                    max_autotune_gemm_backends="CPP"), torch.no_grad():
-            out, code = run_and_get_code(torch.compile(linear), x)
-        code = "".join(code)
+        code = one_product(linear, rows, 512, fitted, graph_cache=False)
         assert (kernel in code) == (fitted and rows == 1)
         assert ("_mm_prefetch((const char*)" in code) == fitted
-        torch.testing.assert_close(out, linear(x), rtol=1e-2, atol=1e-2)
     torch._dynamo.reset()
     assert micro_gemm_configs == kernels
     assert (CppMicroGemmAMX.TEMPLATE_KERNEL,
