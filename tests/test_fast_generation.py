@@ -466,8 +466,9 @@ def test_a_float32_step_reads_the_models_own_weights(tiny_model):
 
 
 def one_product(module, rows, in_features, fitted, graph_cache):
-    """``module`` on random rows compiled frozen to inductor's C++
-    kernels, inside ``one_row_kernels`` if ``fitted``: (result, code)."""
+    """The code of ``module`` compiled frozen to inductor's C++ kernels
+    (inside ``one_row_kernels`` if ``fitted``), checked against aten's
+    result on random rows."""
     x = torch.randn(rows, in_features, dtype=torch.bfloat16)
     torch._dynamo.reset()
     with (one_row_kernels() if fitted else contextlib.nullcontext()), \

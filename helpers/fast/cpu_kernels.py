@@ -164,7 +164,7 @@ def _cache_key():
 @contextlib.contextmanager
 def one_row_kernels():
     """Kernels compiled inside are fitted as above (a template without
-    the loop it knows stays as it is); all is restored on leaving."""
+    the line it knows stays as it is); all is restored on leaving."""
     # The compiler first: its code generation imports it back
     import torch._inductor.compile_fx  # noqa: F401
     from torch._inductor.codegen.cpp_micro_gemm import (
@@ -173,16 +173,15 @@ def one_row_kernels():
         micro_gemm_configs,
     )
 
-    template = CppMicroGemmAMX.TEMPLATE_KERNEL
-    vector = CppMicroGemmFP32Vec.TEMPLATE_KERNEL
+    # (kernel class, the line its read ahead goes before, the read ahead)
+    reads_ahead = ((CppMicroGemmAMX, LOOP_END, PREFETCH),
+                   (CppMicroGemmFP32Vec, VEC_LOAD, VEC_PREFETCH))
+    templates = {cls: cls.TEMPLATE_KERNEL for cls, _, _ in reads_ahead}
+    for cls, line, ahead in reads_ahead:
+        if templates[cls].count(line) == 1:
+            cls.TEMPLATE_KERNEL = templates[cls].replace(line, ahead + line)
     configs = micro_gemm_configs[CppMicroGemmFP32Vec]
     before = list(configs)
-    if template.count(LOOP_END) == 1:
-        CppMicroGemmAMX.TEMPLATE_KERNEL = template.replace(
-            LOOP_END, PREFETCH + LOOP_END)
-    if vector.count(VEC_LOAD) == 1:
-        CppMicroGemmFP32Vec.TEMPLATE_KERNEL = vector.replace(
-            VEC_LOAD, VEC_PREFETCH + VEC_LOAD)
     configs.extend(_one_row_configs())
     dot, dot_configs = _dot_kernel()
     added = micro_gemm_configs.setdefault(dot, dot_configs) is dot_configs
@@ -191,8 +190,8 @@ def one_row_kernels():
                 post_grad_custom_post_pass=_cache_key()):
             yield
     finally:
-        CppMicroGemmAMX.TEMPLATE_KERNEL = template
-        CppMicroGemmFP32Vec.TEMPLATE_KERNEL = vector
+        for cls, template in templates.items():
+            cls.TEMPLATE_KERNEL = template
         configs[:] = before
         if added:
             del micro_gemm_configs[dot]
