@@ -4,6 +4,7 @@ llama-bench's JSON, and every failure said in one line."""
 
 import json
 import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -149,6 +150,17 @@ def test_a_failing_pip_leaves_no_source_behind(tmp_path, monkeypatch):
                        "no index"):
         peer.llama_cpp_source(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_looking_for_pip_leaves_torch_compile_working():
+    """A first run looks for a pip before the benchmark compiles its
+    modes, in the same process."""
+    code = (f"import sys; sys.path.insert(0, {str(FOLDER)!r}); "
+            "import llama_cpp_peer, torch; llama_cpp_peer._pip(); "
+            "print(torch.compile(lambda x: x.sin() + 1)(torch.ones(3)))")
+    result = subprocess.run([sys.executable, "-c", code],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-400:]
 
 
 @pytest.fixture(scope="session")

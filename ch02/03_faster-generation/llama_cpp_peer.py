@@ -25,7 +25,6 @@ export) raises ``PeerError`` with one line that says which; the benchmark
 prints it and goes on without the peer.
 """
 
-import importlib.util
 import json
 import os
 import shutil
@@ -69,8 +68,12 @@ def _run(command, what, **kwargs):
 
 
 def _pip():
-    """A pip to fetch the sdist with: this Python's, uv's, or the PATH's."""
-    if importlib.util.find_spec("pip") is not None:
+    """A pip to fetch the sdist with: this Python's, uv's, or the PATH's.
+    This Python's is asked in a subprocess: looking for pip in this one
+    turns off setuptools' ``distutils`` here (its import hook stands
+    aside for pip), and torch.compile then fails on the standard one."""
+    if subprocess.run([sys.executable, "-m", "pip", "--version"],
+                      capture_output=True).returncode == 0:
         return [sys.executable, "-m", "pip"]
     if uv := shutil.which("uv"):  # uv's environments come without pip
         return [uv, "run", "--no-project", "--with", "pip", "python", "-m",
