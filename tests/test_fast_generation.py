@@ -2,10 +2,12 @@
 helpers.generate, in float32; bad input; the compile fallback."""
 
 import contextlib
+import time
 
 import pytest
 import torch
 import torch._inductor.compile_fx  # noqa: F401 (before its code generation)
+import torch.nn.functional as F
 from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 from torch._inductor.codegen.cpp_micro_gemm import (
     CppMicroGemmAMX,
@@ -198,16 +200,32 @@ def test_a_cpu_with_slow_bfloat16_reads_prompts_in_float32(
     torch.testing.assert_close(logits.float(), expected, atol=0.02, rtol=0)
 
 
+@pytest.mark.parametrize("slow", ["grouped", "row per head"])
+def test_a_step_attends_the_way_timed_faster(monkeypatch, slow):
+    """On a CPU the query heads that share a key/value head are the rows
+    of one call, or each head has a row (enable_gqa): the faster of the
+    two, timed once per model shape and dtype."""
+    attention = F.scaled_dot_product_attention
+
+    def timed(q, *args, enable_gqa=False, **kwargs):
+        if enable_gqa == (slow == "row per head"):
+            time.sleep(0.002)
+        return attention(q, *args, enable_gqa=enable_gqa, **kwargs)
+
+    monkeypatch.setattr(decoder.F, "scaled_dot_product_attention", timed)
+    decoder.grouped_rows_faster.cache_clear()
+    try:
+        fast = FastGenerator(tiny_qwen3_model(), 40, compile=False)
+    finally:
+        decoder.grouped_rows_faster.cache_clear()
+    assert fast.decoder.group_heads == (slow == "row per head")
+
+
 def test_a_step_attends_alike_with_a_row_per_head_or_per_shared_head():
-    """In bfloat16 on a CPU a step gives each query head a row of its own
-    (enable_gqa, faster there); elsewhere the heads that share a
-    key/value head are the rows of one call. Both attend alike."""
+    """Both ways of giving the query heads rows attend alike."""
     cfg = {**TINY_QWEN3_CONFIG, "dtype": torch.bfloat16}
     fast = FastGenerator(tiny_qwen3_model(cfg=cfg), 40, max_batch_size=2,
                          compile=False)
-    assert not fast.decoder.group_heads
-    assert FastGenerator(tiny_qwen3_model(), 40,
-                         compile=False).decoder.group_heads
     token_ids, mask = left_pad([[1, 5, 9, 2, 7], [3, 8]], pad_token_id=0)
     tokens, logits = [], {}
     with torch.inference_mode():

@@ -11,8 +11,13 @@ reading memory. ``FastDecoder`` reads the weights as few times as it can:
 - with ``int8=True``, int8 copies of the matrices, one scale per output
   row (half the bytes of bfloat16, for a small error in the logits);
 - in a step, the query heads that share a key/value head read its cache
-  once (but in bfloat16 on a CPU, where a row per head is faster).
+  once, as the rows of one call, or each head is a row of its own
+  (``enable_gqa``): which is faster depends on the CPU's attention
+  kernels, so on a CPU both are timed once.
 """
+
+import functools
+import time
 
 import torch
 import torch.nn as nn
@@ -23,6 +28,26 @@ from ..decoding.padding import attention_allowed
 # Up to this many rows (tokens x batch) the int8 kernel, beyond it the
 # weights dequantized once (see _linear)
 INT8_KERNEL_MAX_ROWS = 32
+
+
+@functools.cache
+def grouped_rows_faster(dtype, n_heads, n_kv, head_dim, positions=512):
+    """Whether PyTorch's CPU attention takes a step's query faster with the
+    heads that share a key/value head as the rows of one call than with a
+    row per head: its kernels differ by CPU and dtype (several times, in
+    bfloat16), so both are timed once per process, alternating."""
+    q = torch.full((1, n_heads, 1, head_dim), 0.5, dtype=dtype)
+    kv = torch.full((1, n_kv, positions, head_dim), 0.5, dtype=dtype)
+    mask = torch.ones(1, 1, 1, positions, dtype=torch.bool)
+    best = {True: float("inf"), False: float("inf")}  # grouped rows: time
+    for _ in range(5):
+        for grouped in best:
+            start = time.perf_counter()
+            F.scaled_dot_product_attention(
+                q.reshape(1, n_kv, -1, head_dim) if grouped else q, kv, kv,
+                attn_mask=mask, enable_gqa=not grouped)
+            best[grouped] = min(best[grouped], time.perf_counter() - start)
+    return best[True] <= best[False]
 
 
 def _rms_norm(x, scale, eps):
@@ -170,9 +195,9 @@ class FastDecoder(nn.Module):
         self.register_buffer("sin", model.sin[:max_seq_len].clone())
         self.max_batch_size = max_batch_size
         self.prompt_dtype = prompt_dtype
-        # PyTorch's CPU attention in bfloat16 is faster with a row per head
-        self.group_heads = not (self.cos.device.type == "cpu"
-                                and self.tok_emb.dtype == torch.bfloat16)
+        self.group_heads = self.cos.device.type != "cpu" or (
+            grouped_rows_faster(self.tok_emb.dtype, self.n_heads, self.n_kv,
+                                self.head_dim))
 
     @property
     def weight_bytes(self):
