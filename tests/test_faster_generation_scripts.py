@@ -152,10 +152,20 @@ def test_benchmark_runs_the_chosen_modes(tmp_path):
     table = run("benchmark.py", "--markdown", str(tmp_path / "b.json"))
     assert table.returncode == 0, table.stderr
     header, rule, row = table.stdout.splitlines()
-    assert header.startswith("| run | CPU | dtype | date | book's best |")
+    assert header.startswith(f"| run | CPU, {report['threads']} threads | "
+                             "dtype | date | book's best |")
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[0] == "`b`" and cells[2] == "bfloat16"
     assert cells[3] == report["date"] and report["cpu"] in cells[1]
+    # Runs with other thread counts say theirs in their rows
+    (tmp_path / "c.json").write_text(json.dumps(
+        {**report, "threads": report["threads"] + 1}))
+    table = run("benchmark.py", "--markdown", str(tmp_path / "b.json"),
+                str(tmp_path / "c.json")).stdout.splitlines()
+    assert table[0].startswith("| run | CPU | dtype |")
+    cpus = [row.split(" | ")[1] for row in table[2:4]]
+    assert cpus[0].endswith(f", {report['threads']} threads")
+    assert cpus[1].endswith(f", {report['threads'] + 1} threads")
     book = report["modes"][0]["tokens_per_sec"]
     assert cells[4] == f"{book:.1f}" and cells[8:10] == ["-", "-"]
     fast = report["modes"][2]

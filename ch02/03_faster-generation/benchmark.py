@@ -383,7 +383,9 @@ def markdown(runs):
                  and r.get(key) is not None]
         return f"{max(found):.1f}" if found else "-"
 
-    lines = ["| run | CPU | dtype | date | book's best | fast path | "
+    threads = {run["threads"] for run in runs.values()}
+    cpu = f"CPU, {min(threads)} threads" if len(threads) == 1 else "CPU"
+    lines = [f"| run | {cpu} | dtype | date | book's best | fast path | "
              "of read limit | int8 | llama.cpp, same dtype | "
              "llama.cpp q8_0 | prompt: fast path / llama.cpp |",
              "|---" * 11 + "|"]
@@ -404,7 +406,8 @@ def markdown(runs):
         lines.append(" | ".join([
             f"| `{name}`",
             f"{run.get('cpu') or run['hardware']} "
-            f"({run.get('cpu_kind') or '-'}), {run['threads']} threads",
+            f"({run.get('cpu_kind') or '-'})"
+            + ("" if len(threads) == 1 else f", {run['threads']} threads"),
             run["dtype"], run.get("date", "-"),
             speed(modes, MODES["book-cache"], MODES["book-cache-compiled"]),
             speed(modes, MODES["fast-compiled"]), share,
