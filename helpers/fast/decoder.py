@@ -17,13 +17,13 @@ reading memory. ``FastDecoder`` reads the weights as few times as it can:
 """
 
 import functools
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..decoding.padding import attention_allowed
+from ..timing import median_seconds
 
 # Up to this many rows (tokens x batch) the int8 kernel, beyond it the
 # weights dequantized once (see _linear)
@@ -39,14 +39,14 @@ def grouped_rows_faster(dtype, n_heads, n_kv, head_dim, positions=512):
     q = torch.full((1, n_heads, 1, head_dim), 0.5, dtype=dtype)
     kv = torch.full((1, n_kv, positions, head_dim), 0.5, dtype=dtype)
     mask = torch.ones(1, 1, 1, positions, dtype=torch.bool)
-    best = {True: float("inf"), False: float("inf")}  # grouped rows: time
+    attend = functools.partial(F.scaled_dot_product_attention, attn_mask=mask)
+    calls = {True: functools.partial(attend, q.reshape(1, n_kv, -1, head_dim),
+                                     kv, kv),
+             False: functools.partial(attend, q, kv, kv, enable_gqa=True)}
+    best = dict.fromkeys(calls, float("inf"))  # grouped rows: seconds
     for _ in range(5):
-        for grouped in best:
-            start = time.perf_counter()
-            F.scaled_dot_product_attention(
-                q.reshape(1, n_kv, -1, head_dim) if grouped else q, kv, kv,
-                attn_mask=mask, enable_gqa=not grouped)
-            best[grouped] = min(best[grouped], time.perf_counter() - start)
+        for grouped, call in calls.items():
+            best[grouped] = min(best[grouped], median_seconds(call, "cpu", 1))
     return best[True] <= best[False]
 
 
