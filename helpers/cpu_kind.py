@@ -10,10 +10,8 @@ from pathlib import Path
 import torch
 
 
-def cpu_name(cpuinfo="/proc/cpuinfo"):
-    """The CPU's model name from /proc/cpuinfo (else what ``platform``
-    knows); a name without a number gets its family and model, which
-    tell generations apart: "AMD EPYC (family 26, model 2)"."""
+def _first_cpu(cpuinfo):
+    """The first CPU's fields in /proc/cpuinfo ({} where there is none)."""
     fields = {}
     try:
         with open(cpuinfo, encoding="utf-8") as f:
@@ -24,6 +22,22 @@ def cpu_name(cpuinfo="/proc/cpuinfo"):
                 fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    return fields
+
+
+def cpu_vendor(cpuinfo="/proc/cpuinfo"):
+    """"AuthenticAMD", "GenuineIntel", ...: an x86 CPU's vendor (Windows
+    puts it in ``platform.processor()``), else ""."""
+    vendor = _first_cpu(cpuinfo).get("vendor_id")
+    return vendor or next((v for v in ("AuthenticAMD", "GenuineIntel")
+                           if v in platform.processor()), "")
+
+
+def cpu_name(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model name from /proc/cpuinfo (else what ``platform``
+    knows); a name without a number gets its family and model, which
+    tell generations apart: "AMD EPYC (family 26, model 2)"."""
+    fields = _first_cpu(cpuinfo)
     name = fields.get("model name")
     if not name:
         return platform.processor() or platform.machine()

@@ -12,7 +12,7 @@ from reasoning_from_scratch.qwen3 import QWEN_CONFIG_06_B
 
 from helpers import dtype as dtype_module
 from helpers import generate_text_basic_cache
-from helpers.cpu_kind import cpu_kind, cpu_name
+from helpers.cpu_kind import cpu_kind, cpu_name, cpu_vendor
 from helpers.dtype import (
     check_dtype,
     check_fits,
@@ -232,3 +232,16 @@ def test_cpu_name_tells_generations_apart(tmp_path, name, family,
     assert cpu_name(cpuinfo) == expected
     assert cpu_name(tmp_path / "missing") == (platform.processor()
                                              or platform.machine())
+
+
+def test_cpu_vendor_from_cpuinfo_or_the_platform(tmp_path, monkeypatch):
+    """Linux names the vendor in /proc/cpuinfo, Windows in
+    ``platform.processor()``; elsewhere there is none."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(name="AMD EPYC", family=25))
+    assert cpu_vendor(cpuinfo) == "AuthenticAMD"
+    for processor, vendor in (
+            ("Intel64 Family 6 Model 183 Stepping 1, GenuineIntel",
+             "GenuineIntel"), ("arm", "")):
+        monkeypatch.setattr(platform, "processor", lambda p=processor: p)
+        assert cpu_vendor(tmp_path / "missing") == vendor

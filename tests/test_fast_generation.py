@@ -24,8 +24,8 @@ from helpers import (
 )
 from helpers.decoding import generate, generate_stream
 from helpers.dtype import to_dtype
-from helpers.fast import FastGenerator, decoder, generator
-from helpers.fast.cpu_kernels import LOOP_END, one_row_kernels
+from helpers.fast import FastGenerator, cpu_kernels, decoder, generator
+from helpers.fast.cpu_kernels import LOOP_END, one_row_kernels, reads_ahead
 from helpers.fast.decoder import _quantize_int8
 from helpers.files.random_weights import seeded_model
 from helpers.tiny_model import TINY_QWEN3_CONFIG, tiny_qwen3_model
@@ -448,14 +448,15 @@ def test_cpu_compile_options_are_set_whenever_the_step_compiles(
     x86 = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
     backends = "CPP" if weights == "int8" and x86 else "CPP,ATEN"
     # Their kernels are fitted to one row (reads ahead in AMX's and the
-    # vector kernel, 4 register blocks, the bfloat16 dot kernel, a pass
-    # that puts them into the graph cache's key); a
-    # bfloat16 step's products read all of K at once (no reuse)
+    # vector kernel where the CPU needs them, 4 register blocks, the
+    # bfloat16 dot kernel, a pass that puts them into the graph cache's
+    # key); a bfloat16 step's products read all of K at once (no reuse)
     bf16 = dtype == torch.bfloat16 and weights is None
     blocking = "1,1,4096" if bf16 else None
+    ahead = autotune and reads_ahead()
     # Float32 weights stay the model's, not packed into a copy
     assert seen == [(True, False, autotune, 0, False, backends, blocking,
-                     graph_cache, autotune, autotune, 4 * autotune,
+                     graph_cache, ahead, ahead, 4 * autotune,
                      int(autotune), autotune, autotune)] * 3
     assert len(entered) == 3  # not at the other 6 steps
     config = torch._inductor.config
@@ -539,19 +540,24 @@ def test_a_one_row_int8_product_takes_a_wide_register_block():
     assert micro_gemm_configs[CppMicroGemmFP32Vec] == configs
 
 
+@pytest.mark.parametrize("vendor", ["GenuineIntel", "AuthenticAMD"])
 @pytest.mark.parametrize("kind", ["AVX-512 BF16", "AVX2"])
-def test_a_one_row_bfloat16_product_takes_a_kernel_fitted_to_it(
-        kind, monkeypatch):
+def test_a_one_row_bfloat16_product_takes_a_kernel_that_reads_ahead(
+        kind, vendor, monkeypatch, request):
     """On a CPU with AVX-512 BF16 and no AMX (told so here), a one-row
     bfloat16 product compiled inside ``one_row_kernels`` is the
-    ``vdpbf16ps`` kernel, which leaves reading ahead to the hardware;
-    with AVX2, inductor's for 1 row x 8 vectors; both give aten's
-    result. Two rows keep inductor's blocks; inductor's vector kernel
-    reads weights ahead; the same graph compiled outside, inductor's own
-    kernels; its templates and registry are restored. (The graph cache
-    cannot see the CPU told here: off.)"""
+    ``vdpbf16ps`` kernel; with AVX2, inductor's for 1 row x 8 vectors;
+    both read weights ahead, except on AMD's CPUs, and give aten's
+    result. Two rows keep inductor's blocks; the same graph compiled
+    outside, inductor's own kernels; its templates and registry are
+    restored. (The graph cache cannot see the CPU told here: off.)"""
     from torch._inductor import cpu_vec_isa
     from torch._inductor.codegen import cpp_micro_gemm
+
+    monkeypatch.setattr(cpu_kernels, "cpu_vendor", lambda: vendor)
+    reads_ahead.cache_clear()
+    request.addfinalizer(reads_ahead.cache_clear)  # the real vendor's next
+    ahead = vendor != "AuthenticAMD"
 
     def wanted(isa):
         if kind == "AVX2":
@@ -573,8 +579,7 @@ def test_a_one_row_bfloat16_product_takes_a_kernel_fitted_to_it(
     for fitted, rows in ((True, 1), (False, 1), (True, 2)):
         code = one_product(linear, rows, 512, fitted, graph_cache=False)
         assert (kernel in code) == (fitted and rows == 1)
-        dot = kind == "AVX-512 BF16" and rows == 1
-        assert ("_mm_prefetch((const char*)" in code) == (fitted and not dot)
+        assert ("_mm_prefetch((const char*)" in code) == (fitted and ahead)
     torch._dynamo.reset()
     assert micro_gemm_configs == kernels
     assert (CppMicroGemmAMX.TEMPLATE_KERNEL,

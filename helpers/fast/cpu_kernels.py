@@ -7,27 +7,28 @@ rows. Inside ``one_row_kernels()``:
 - its AMX kernel (bfloat16 on Intel CPUs with AMX) loads a tile of
   weights only when it multiplies it (its source leaves the prefetch as
   a TODO): it asks for them 16 KiB ahead, so a core has reads in flight;
-  so does its vector kernel for bfloat16 weights (CPUs without AMX or
-  AVX-512 BF16);
+  so do its vector kernel for bfloat16 weights (CPUs without AMX or
+  AVX-512 BF16) and ``DOT`` below, except on AMD's CPUs, whose
+  prefetchers follow a kernel's stream of weights on their own: reads
+  ahead on top slow them down (``reads_ahead``);
 - its vector kernels (int8 weights; bfloat16 on those CPUs) give one
   row a block of eight registers of columns, not two, so that each
   multiply-add need not wait for the one before;
 - bfloat16 weights on a CPU with AVX-512 BF16 and no AMX go to a kernel
   of our own (``DOT``) on ``vdpbf16ps``, which multiplies and adds 32
   pairs of bfloat16 in one instruction, with no conversion to float32
-  (inductor's vector kernel converts every weight first). It reads its
-  packed block front to back, a stream the hardware's prefetchers
-  follow on their own: reads ahead of our own on top slow it down where
-  memory is fast.
+  (inductor's vector kernel converts every weight first).
 
 Inductor's graph cache reads no template: a pass that changes nothing
-puts this file into its key.
+puts this file, and whether kernels read ahead, into its key.
 """
 
 import contextlib
 import functools
 
 import torch
+
+from ..cpu_kind import cpu_vendor
 
 # The end of the AMX kernel's loop over K in inductor's template
 LOOP_END = "        compute(k);\n    }\n\n    auto store_c"
@@ -41,6 +42,13 @@ PREFETCH = """\
             }
         }
 """
+
+
+@functools.cache
+def reads_ahead():
+    """Whether the kernels read weights ahead themselves: not on AMD's
+    CPUs (see the module's docstring)."""
+    return cpu_vendor() != "AuthenticAMD"
 
 
 def _one_row(config, m, n, k, *args, dynamic_M=False, **kwargs):
@@ -77,7 +85,8 @@ VEC_PREFETCH = """\
 
 # One row times a block of K x 128 bfloat16 weights, packed in pairs of
 # rows (VNNI2: the weights of rows k and k + 1 side by side), into eight
-# registers of float32 sums
+# registers of float32 sums; where kernels read ahead, a weight is asked
+# for 16 KiB before it is used, as in the AMX kernel
 DOT = r"""
 template <bool accum>
 __attribute__((target("avx512bf16"))) void {{kernel_name}}_dot(
@@ -91,7 +100,11 @@ __attribute__((target("avx512bf16"))) void {{kernel_name}}_dot(
         std::memcpy(&pair, A + k, sizeof(pair));
         auto a = (__m512bh)_mm512_set1_epi32(pair);
         for (int i = 0; i < 8; i++) {
-            auto w = (__m512bh)_mm512_loadu_si512(B + k * 128 + 32 * i);
+            auto b = B + k * 128 + 32 * i;
+{%- if read_ahead %}
+            _mm_prefetch((const char*)b + 16384, _MM_HINT_T0);
+{%- endif %}
+            auto w = (__m512bh)_mm512_loadu_si512(b);
             c[i] = _mm512_dpbf16_ps(c[i], a, w);
         }
     }
@@ -133,7 +146,7 @@ def _dot_kernel():
         def codegen_define(self, kernel):
             return KernelTemplate._template_from_string(DOT).render(
                 declare_kernel=self.get_kernel_declaration(), kernel=kernel,
-                **self.get_common_options())
+                read_ahead=reads_ahead(), **self.get_common_options())
 
         def get_b_layout(self):
             return LayoutType.VNNI2
@@ -144,7 +157,8 @@ def _dot_kernel():
 
 
 def _cache_key():
-    """A graph pass that changes nothing; its uuid is this file's hash."""
+    """A graph pass that changes nothing; its uuid is this file's hash
+    and whether the kernels read ahead."""
     from torch._inductor.custom_graph_pass import (
         CustomGraphPass,
         get_hash_for_files,
@@ -155,7 +169,7 @@ def _cache_key():
             pass
 
         def uuid(self):
-            return get_hash_for_files((__file__,))
+            return get_hash_for_files((__file__,)), reads_ahead()
 
     return ThisFile()
 
@@ -173,10 +187,10 @@ def one_row_kernels():
     )
 
     # (kernel class, the line its read ahead goes before, the read ahead)
-    reads_ahead = ((CppMicroGemmAMX, LOOP_END, PREFETCH),
-                   (CppMicroGemmFP32Vec, VEC_LOAD, VEC_PREFETCH))
-    templates = {cls: cls.TEMPLATE_KERNEL for cls, _, _ in reads_ahead}
-    for cls, line, ahead in reads_ahead:
+    reads = ((CppMicroGemmAMX, LOOP_END, PREFETCH),
+             (CppMicroGemmFP32Vec, VEC_LOAD, VEC_PREFETCH))
+    templates = {cls: cls.TEMPLATE_KERNEL for cls, _, _ in reads}
+    for cls, line, ahead in reads if reads_ahead() else ():
         if templates[cls].count(line) == 1:
             cls.TEMPLATE_KERNEL = templates[cls].replace(line, ahead + line)
     configs = micro_gemm_configs[CppMicroGemmFP32Vec]
