@@ -540,10 +540,11 @@ def test_a_one_row_int8_product_takes_a_wide_register_block():
     assert micro_gemm_configs[CppMicroGemmFP32Vec] == configs
 
 
-@pytest.mark.parametrize("vendor", ["GenuineIntel", "AuthenticAMD"])
+@pytest.mark.parametrize(("vendor", "ahead"), [("GenuineIntel", True),
+                                               ("AuthenticAMD", False)])
 @pytest.mark.parametrize("kind", ["AVX-512 BF16", "AVX2"])
 def test_a_one_row_bfloat16_product_takes_a_kernel_that_reads_ahead(
-        kind, vendor, monkeypatch, request):
+        kind, vendor, ahead, monkeypatch, request):
     """On a CPU with AVX-512 BF16 and no AMX (told so here), a one-row
     bfloat16 product compiled inside ``one_row_kernels`` is the
     ``vdpbf16ps`` kernel; with AVX2, inductor's for 1 row x 8 vectors;
@@ -557,7 +558,6 @@ def test_a_one_row_bfloat16_product_takes_a_kernel_that_reads_ahead(
     monkeypatch.setattr(cpu_kernels, "cpu_vendor", lambda: vendor)
     reads_ahead.cache_clear()
     request.addfinalizer(reads_ahead.cache_clear)  # the real vendor's next
-    ahead = vendor != "AuthenticAMD"
 
     def wanted(isa):
         if kind == "AVX2":
